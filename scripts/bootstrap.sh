@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh machine, idempotently, from the npm registry,
+# Debian's packages and the Go module proxy only (nothing else can be reached here):
+#   - npm dependencies (npm ci, when node_modules is missing or older than package-lock.json);
+#   - the Pulumi CLI and Node.js language host, built with `go build` at the version of
+#     @pulumi/pulumi, cached under $NEXUS_CACHE (default ~/.cache/nexus-db) by version;
+#   - the dynamic-provider plugin shim that ships inside @pulumi/pulumi, beside them;
+#   - FerretDB (the MongoDB-wire test server), built from tools/ferretdb.
+# If a `pulumi` of the pinned version is already on PATH, it is used as it is.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$NEXUS_ROOT"
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
+
+# --- system packages (only when missing; a machine of this kind has them) -----------------------
+need_apt=()
+command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || need_apt+=(postgresql)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || die "missing ${need_apt[*]}: install them with your package manager"
+  log "apt-get install ${need_apt[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
+
+# --- npm ------------------------------------------------------------------------------------------
+if [ ! -d node_modules/@pulumi/pulumi ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+PULUMI_VERSION="$(node -p "require('./node_modules/@pulumi/pulumi/package.json').version")"
+export PULUMI_ROOT="$NEXUS_CACHE/pulumi/$PULUMI_VERSION"
+BIN="$PULUMI_ROOT/bin"
+mkdir -p "$BIN"
+
+# A throwaway Go module that only requires what is built; its go.sum comes from the proxy.
+# usage: go_build_in_wrapper DIR OUTPUT PACKAGE LDFLAGS REQUIREMENT... [-- REPLACE...]
+go_build_in_wrapper() {
+  local dir=$1 out=$2 pkg=$3 ldflags=$4; shift 4
+  local reqs=() repls=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "--" ]; then shift; repls=("$@"); break; fi
+    reqs+=("$1"); shift
+  done
+  rm -rf "$dir" && mkdir -p "$dir"
+  (
+    cd "$dir"
+    printf 'module nexus-db-build/wrapper\n\ngo 1.25\n' > go.mod
+    for r in "${repls[@]}"; do go mod edit -replace "$r"; done
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > tools.go
+    GOFLAGS=-mod=mod go get "${reqs[@]}"
+    GOFLAGS=-mod=mod go mod tidy
+    go build -trimpath -o "$out" -ldflags "$ldflags" "$pkg"
+  )
+}
+
+pulumi_on_path_matches() {
+  local found
+  found="$(command -v pulumi 2>/dev/null || true)"
+  [ -n "$found" ] && [ "$found" != "$BIN/pulumi" ] && [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ]
+}
+
+if pulumi_on_path_matches; then
+  log "using $(command -v pulumi) (v$PULUMI_VERSION)"
+  ln -sf "$(command -v pulumi)" "$BIN/pulumi"
+  lh="$(dirname "$(command -v pulumi)")/pulumi-language-nodejs"
+  [ -x "$lh" ] && ln -sf "$lh" "$BIN/pulumi-language-nodejs"
+fi
+
+if [ ! -x "$BIN/pulumi" ] || [ "$("$BIN/pulumi" version 2>/dev/null)" != "v$PULUMI_VERSION" ]; then
+  log "building the Pulumi CLI v$PULUMI_VERSION (several minutes on a fresh machine)"
+  # pkg/go.mod replaces sdk with a relative path and atotto/clipboard with a fork, so
+  # `go install pkg@version` is refused; a wrapper module that requires both at the same
+  # version and copies the clipboard replace builds the same CLI.
+  go_build_in_wrapper "$NEXUS_CACHE/build/pulumi-cli" "$BIN/pulumi" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" \
+    -- "github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e"
+fi
+
+# The Node.js language host. Since v3.69 it is a module of its own
+# (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) that has no tags and that
+# the module proxy reachable here refuses (403 for every version and for its version list).
+# Up to v3.68 it was a package of sdk/v3, which the proxy serves, so we build it from there.
+# Its gRPC protocol is what the CLI still speaks; the tests run up/preview/destroy through it.
+LANGHOST_SDK_VERSION="${LANGHOST_SDK_VERSION:-v3.68.0}"
+LANGHOST_STAMP="$BIN/.pulumi-language-nodejs.version"
+if [ ! -x "$BIN/pulumi-language-nodejs" ] || [ "$(cat "$LANGHOST_STAMP" 2>/dev/null)" != "$LANGHOST_SDK_VERSION" ]; then
+  log "building pulumi-language-nodejs from sdk/v3@$LANGHOST_SDK_VERSION"
+  go_build_in_wrapper "$NEXUS_CACHE/build/pulumi-language-nodejs" "$BIN/pulumi-language-nodejs" \
+    github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGHOST_SDK_VERSION" \
+    "github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION"
+  echo "$LANGHOST_SDK_VERSION" > "$LANGHOST_STAMP"
+fi
+
+# The dynamic-provider plugin is a shell script inside the npm package; the CLI looks for it
+# beside its own executable.
+install -m 755 node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs "$BIN/pulumi-resource-pulumi-nodejs"
+
+# --- FerretDB -------------------------------------------------------------------------------------
+FERRETDB_BIN="$NEXUS_CACHE/ferretdb/$FERRETDB_VERSION/nexus-ferretdb"
+FERRETDB_STAMP="$FERRETDB_BIN.src-sha256"
+ferret_src_sum="$(cat tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/main.go | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$FERRETDB_BIN" ] || [ "$(cat "$FERRETDB_STAMP" 2>/dev/null)" != "$ferret_src_sum" ]; then
+  log "building FerretDB $FERRETDB_VERSION (tools/ferretdb)"
+  mkdir -p "$(dirname "$FERRETDB_BIN")"
+  (cd tools/ferretdb && go build -trimpath -o "$FERRETDB_BIN" .)
+  echo "$ferret_src_sum" > "$FERRETDB_STAMP"
+fi
+
+log "pulumi $("$BIN/pulumi" version) at $BIN; FerretDB at $FERRETDB_BIN"

@@ -1,0 +1,44 @@
+import { Client } from "pg";
+import { DATABASE_URL, pgUrlFor, uniqueSuffix } from "./env";
+
+/** A fresh, empty PostgreSQL database for one test; `drop()` removes it. */
+export interface FreshDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function freshDatabase(prefix = "t"): Promise<FreshDatabase> {
+  const name = `nexus_${prefix}_${uniqueSuffix()}`.toLowerCase();
+  const admin = new Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    name,
+    url: pgUrlFor(name),
+    async drop() {
+      const c = new Client({ connectionString: DATABASE_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+/** Runs `fn` with a connected client to `url`, always closing it. */
+export async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
