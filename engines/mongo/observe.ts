@@ -1,0 +1,84 @@
+// Reading what is on the server: collections with their validator options, their indexes, the
+// reconciler's own record of what it manages, and the desired users. Read-only commands only.
+import type { Db, Document } from "mongodb";
+import { MANAGED_RECORD_COLLECTION } from "./declarations";
+import { observeUsers, type DesiredUser, type ObservedUser } from "./users";
+
+export interface ObservedIndex {
+  name: string;
+  key: Record<string, unknown>;
+  unique?: boolean;
+  sparse?: boolean;
+  partialFilterExpression?: Document;
+  expireAfterSeconds?: number;
+  weights?: Record<string, number>;
+  default_language?: string;
+}
+
+export interface ObservedCollection {
+  name: string;
+  type: string;
+  validator?: Document;
+  validationLevel?: string;
+  validationAction?: string;
+  indexes: ObservedIndex[];
+}
+
+/** One document per managed collection in `nexus_db_managed`. */
+export interface ManagedRecord {
+  _id: string;
+  /** Index names the reconciler manages on this collection. */
+  indexes: string[];
+  /** The reconciler created the collection (only such collections may ever be dropped). */
+  created: boolean;
+}
+
+export interface ObservedState {
+  collections: Map<string, ObservedCollection>;
+  managed: Map<string, ManagedRecord>;
+  /** Desired users found on the server; undefined when users are not read (server lacks them). */
+  users?: Map<string, ObservedUser>;
+}
+
+export async function observe(db: Db, opts: { users?: readonly DesiredUser[] } = {}): Promise<ObservedState> {
+  const listed = await db.command({ listCollections: 1, filter: {} });
+  const collections = new Map<string, ObservedCollection>();
+  for (const c of (listed.cursor?.firstBatch ?? []) as Document[]) {
+    const o = (c.options ?? {}) as Document;
+    collections.set(c.name, {
+      name: c.name,
+      type: c.type ?? "collection",
+      validator: o.validator,
+      validationLevel: o.validationLevel,
+      validationAction: o.validationAction,
+      indexes: [],
+    });
+  }
+  for (const c of collections.values()) {
+    if (c.type !== "collection" || c.name.startsWith("system.")) continue;
+    const r = await db.command({ listIndexes: c.name });
+    c.indexes = ((r.cursor?.firstBatch ?? []) as Document[]).map((i) => ({
+      name: i.name,
+      key: i.key,
+      unique: i.unique,
+      sparse: i.sparse,
+      partialFilterExpression: i.partialFilterExpression,
+      expireAfterSeconds: i.expireAfterSeconds === undefined ? undefined : Number(i.expireAfterSeconds),
+      weights: i.weights,
+      default_language: i.default_language,
+    }));
+  }
+  const managed = new Map<string, ManagedRecord>();
+  if (collections.has(MANAGED_RECORD_COLLECTION)) {
+    const r = await db.command({ find: MANAGED_RECORD_COLLECTION, filter: {}, batchSize: 10_000 });
+    for (const d of (r.cursor?.firstBatch ?? []) as Document[]) {
+      managed.set(String(d._id), {
+        _id: String(d._id),
+        indexes: Array.isArray(d.indexes) ? d.indexes.map(String) : [],
+        created: d.created === true,
+      });
+    }
+  }
+  const users = opts.users ? await observeUsers(db, opts.users) : undefined;
+  return { collections, managed, users };
+}
