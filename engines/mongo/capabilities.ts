@@ -32,7 +32,9 @@ export class ProbeError extends Error {}
 function describe(command: string, err: unknown): string {
   const e = err as { code?: number; codeName?: string; message?: string };
   const code = e.codeName ? `${e.codeName}${e.code !== undefined ? ` (${e.code})` : ""}` : "error";
-  return `${command}: ${code}: ${(e.message ?? String(err)).split("\n")[0].slice(0, 160)}`;
+  // FerretDB quotes the offending value as a Go structure dump; it says nothing to a reader.
+  const message = (e.message ?? String(err)).split("\n")[0].replace(/ with value .*? is not/, " is not").slice(0, 160);
+  return `${command}: ${code}: ${message}`;
 }
 
 /** Tries each feature on a scratch collection of `db` (created and dropped here) and on users. */
