@@ -15,6 +15,7 @@ export * from "./declarations";
 export * from "./observe";
 export * from "./plan";
 export * from "./users";
+export * from "./settings";
 export { clientOptions, connectMongo, databaseFromUrl, redactUrl } from "./connection";
 
 export interface MongoReconcilerOptions extends ApplyOptions {
