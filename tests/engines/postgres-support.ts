@@ -76,7 +76,8 @@ export function psql(url: string, ...args: string[]): string {
 
 /** Starts `postgres-child.ts` in its own Node process: one migrate, result as JSON on stdout. */
 export function spawnMigrate(url: string, dir: string, settings: object = {}): ChildProcess & { output: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [require.resolve("tsx/cli"), path.join(__dirname, "postgres-child.ts"), url, dir, JSON.stringify(settings)], {
+  // `--import tsx` keeps it to one Node process (the tsx CLI would start a second one).
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "postgres-child.ts"), url, dir, JSON.stringify(settings)], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
