@@ -289,7 +289,7 @@ BEGIN
       FROM (SELECT x.bounty_id,
                    COALESCE(sum(p.stake_amount), 0) AS total_staked,
                    count(p.id)::integer AS participant_count
-              FROM unnest(affected) AS x (bounty_id)
+              FROM (SELECT DISTINCT unnest(affected)) AS x (bounty_id)  -- OLD and NEW are often the same
               LEFT JOIN bounty_participations p ON p.bounty_id = x.bounty_id AND p.status <> 'withdrawn'
              GROUP BY x.bounty_id) t
      WHERE b.id = t.bounty_id

@@ -434,7 +434,7 @@ BEGIN
       FROM (SELECT x.pool_id,
                    COALESCE(sum(p.amount), 0) AS total_staked,
                    count(DISTINCT p.user_id)::integer AS staker_count
-              FROM unnest(affected) AS x (pool_id)
+              FROM (SELECT DISTINCT unnest(affected)) AS x (pool_id)  -- OLD and NEW are often the same
               LEFT JOIN staking_positions p ON p.pool_id = x.pool_id AND p.status IN ('active', 'unbonding')
              GROUP BY x.pool_id) t
      WHERE sp.id = t.pool_id

@@ -360,7 +360,8 @@ $$;
 --   total_staked          = Σ stake_amount of those participations
 --   total_rewards         = Σ completed 'reward' distributions of the subject's participations
 --                           processed in the window
--- Upserts the (subject, period, period_start) row of performance_metrics and returns it.
+-- Upserts the (subject, period, period_start) row of performance_metrics (left alone when its
+-- figures are unchanged) and returns it.
 CREATE FUNCTION update_performance_metrics(p_entity_id uuid, p_is_user boolean, p_period text)
     RETURNS performance_metrics
     LANGUAGE plpgsql AS $$
@@ -433,7 +434,21 @@ BEGIN
            bounties_participated = EXCLUDED.bounties_participated, bounties_won = EXCLUDED.bounties_won,
            total_staked = EXCLUDED.total_staked, total_rewards = EXCLUDED.total_rewards,
            calculated_at = EXCLUDED.calculated_at
+     -- Unchanged figures are not rewritten: no dead tuples, calculated_at = last change.
+     WHERE (pm.total_analyses, pm.resolved_analyses, pm.correct_analyses, pm.false_positives, pm.false_negatives,
+            pm.accuracy, pm.avg_confidence, pm.avg_analysis_ms, pm.bounties_participated, pm.bounties_won,
+            pm.total_staked, pm.total_rewards)
+           IS DISTINCT FROM
+           (EXCLUDED.total_analyses, EXCLUDED.resolved_analyses, EXCLUDED.correct_analyses, EXCLUDED.false_positives,
+            EXCLUDED.false_negatives, EXCLUDED.accuracy, EXCLUDED.avg_confidence, EXCLUDED.avg_analysis_ms,
+            EXCLUDED.bounties_participated, EXCLUDED.bounties_won, EXCLUDED.total_staked, EXCLUDED.total_rewards)
     RETURNING * INTO result;
+    IF result.id IS NULL THEN
+        SELECT * INTO result FROM performance_metrics pm
+         WHERE pm.user_id IS NOT DISTINCT FROM (CASE WHEN p_is_user THEN p_entity_id END)
+           AND pm.engine_id IS NOT DISTINCT FROM (CASE WHEN NOT p_is_user THEN p_entity_id END)
+           AND pm.period = p_period AND pm.period_start = v_start;
+    END IF;
     RETURN result;
 END
 $$;
