@@ -46,7 +46,7 @@ export function assertApplicable(plan: Plan, opts: ApplyOptions): void {
       `the server (${plan.server}) lacks declared features:\n    ${blocking.join("\n    ")}\n  ` +
         (opts.protected
           ? "a protected stack needs them all: point it at a MongoDB that has them"
-          : `allow them missing with mongo.allowMissingFeatures: [${features.join(", ")}] (never in a protected stack), or use a full MongoDB`),
+          : `allow them missing (stack setting mongo.allowMissingFeatures, CLI --allow-missing): [${features.join(", ")}] — never in a protected stack — or use a full MongoDB`),
     );
   }
   if (plan.conflicts.length > 0) reasons.push(plan.conflicts.join("\n  "));
