@@ -4,8 +4,9 @@
 // query or a prefix here re-warms on the next `pulumi up`.
 //
 // Each query returns two text columns: `key` (appended to the set's key prefix) and `value`
-// (stored with SET, JSON built in SQL so the value format is visible here). Rows must be unique by
-// key. Every key gets its logical database's TTL (see redis/layout.ts).
+// (stored with SET, JSON built in SQL so the value format is visible here), and optionally
+// `expires_at` (timestamptz: the entry expires then). Rows must be unique by key. Every key gets
+// its logical database's TTL (see redis/layout.ts), or its own `expires_at` if that comes sooner.
 import type { KeyspaceLayout, LogicalDatabaseName } from "./layout";
 
 export interface WarmupSet {
@@ -32,40 +33,87 @@ export const WARMUP_SPEC: WarmupSpec = {
   revision: 1,
   sets: [
     {
+      // Bounty matching and the engine pages read an engine's standing without a PostgreSQL hit.
+      // engines.reputation_score is the copy of reputation_scores that the reputation trigger keeps.
       name: "engine-reputation",
       database: "reputationCache",
       keyPrefix: "engine:",
       query: `
         SELECT e.id::text AS key,
                json_build_object(
-                 'id', e.id, 'name', e.name, 'type', e.engine_type, 'status', e.status,
-                 'reputation', rs.overall_score, 'accuracy', rs.accuracy_score,
-                 'updatedAt', rs.updated_at
+                 'id', e.id, 'slug', e.slug, 'name', e.name, 'type', e.engine_type, 'status', e.status,
+                 'reputationScore', e.reputation_score, 'reputationTier', rs.tier_code, 'accuracy', rs.accuracy,
+                 'analysesResolved', rs.analyses_resolved, 'analysesCorrect', rs.analyses_correct,
+                 'maxConcurrentAnalyses', e.max_concurrent_analyses
                )::text AS value
           FROM engines e
           LEFT JOIN reputation_scores rs ON rs.engine_id = e.id
-         ORDER BY e.id`,
+         WHERE e.status <> 'retired'`,
+    },
+    {
+      // Active engines, best first: the candidate list bounty matching walks.
+      name: "engine-ranking",
+      database: "reputationCache",
+      keyPrefix: "ranking:",
+      query: `
+        SELECT 'active' AS key,
+               COALESCE(json_agg(json_build_object('id', e.id, 'score', e.reputation_score)
+                                 ORDER BY e.reputation_score DESC, e.id), '[]')::text AS value
+          FROM engines e
+         WHERE e.status = 'active'`,
     },
     {
       name: "rate-limit-tiers",
       database: "rateLimit",
       keyPrefix: "tier:",
       query: `
-        SELECT t.name AS key,
-               json_build_object('requestsPerMinute', t.requests_per_minute, 'requestsPerDay', t.requests_per_day)::text AS value
-          FROM rate_limit_tiers t
-         ORDER BY t.name`,
+        SELECT t.code AS key,
+               json_build_object(
+                 'name', t.name, 'requestsPerMinute', t.requests_per_minute, 'requestsPerHour', t.requests_per_hour,
+                 'requestsPerDay', t.requests_per_day, 'burstSize', t.burst_size,
+                 'maxConcurrentSubmissions', t.max_concurrent_submissions, 'maxFileSizeBytes', t.max_file_size_bytes,
+                 'monthlySubmissionQuota', t.monthly_submission_quota, 'isDefault', t.is_default
+               )::text AS value
+          FROM api_rate_limit_tiers t`,
     },
     {
+      // The gateway hashes the presented key and looks its limits up here; a key's cache entry
+      // expires with the key itself (expires_at), so an expired key is not served from Redis.
       name: "api-key-quotas",
       database: "rateLimit",
       keyPrefix: "apikey:",
       query: `
-        SELECT k.id::text AS key,
-               json_build_object('userId', k.user_id, 'tier', k.rate_limit_tier)::text AS value
-          FROM api_keys k
-         WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-         ORDER BY k.id`,
+        SELECT k.key_hash AS key,
+               json_build_object(
+                 'apiKeyId', k.api_key_id, 'userId', k.user_id, 'engineId', k.engine_id, 'tier', k.tier_code,
+                 'requestsPerMinute', k.requests_per_minute, 'requestsPerHour', k.requests_per_hour,
+                 'requestsPerDay', k.requests_per_day, 'burstSize', k.burst_size,
+                 'maxConcurrentSubmissions', k.max_concurrent_submissions, 'maxFileSizeBytes', k.max_file_size_bytes,
+                 'monthlySubmissionQuota', k.monthly_submission_quota, 'scopes', k.scopes
+               )::text AS value,
+               k.expires_at
+          FROM api_key_rate_limits k`,
+    },
+    {
+      // Verdicts reached in the last 24 h, by the SHA-256 of the file (or of the normalized URL):
+      // a resubmitted sample is answered from the cache. Each entry expires 24 h after its consensus.
+      name: "analysis-verdicts",
+      database: "analysisCache",
+      keyPrefix: "verdict:",
+      query: `
+        SELECT DISTINCT ON (COALESCE(f.sha256, s.url_sha256))
+               COALESCE(f.sha256, s.url_sha256) AS key,
+               json_build_object(
+                 'bountyId', b.id, 'submissionId', s.id, 'verdict', c.final_verdict, 'confidence', c.confidence,
+                 'agreementRatio', c.agreement_ratio, 'engines', c.participating_engines, 'reachedAt', c.reached_at
+               )::text AS value,
+               c.reached_at + interval '24 hours' AS expires_at
+          FROM consensus_results c
+          JOIN bounties b ON b.id = c.bounty_id
+          JOIN submissions s ON s.id = b.submission_id
+          LEFT JOIN file_artifacts f ON f.id = s.file_artifact_id
+         WHERE c.reached_at > now() - interval '24 hours'
+         ORDER BY COALESCE(f.sha256, s.url_sha256), c.reached_at DESC`,
     },
   ],
 };
