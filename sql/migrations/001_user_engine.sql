@@ -158,8 +158,8 @@ CREATE TABLE user_sessions (
     CONSTRAINT user_sessions_expiry_after_start CHECK (expires_at > created_at),
     CONSTRAINT user_sessions_revoked_after_start CHECK (revoked_at >= created_at)
 );
--- "Your active sessions" and revoke-all on password change.
-CREATE INDEX user_sessions_user_active_idx ON user_sessions (user_id) WHERE revoked_at IS NULL;
+-- "Your active sessions", revoke-all on password change, and the cascade when an account goes.
+CREATE INDEX user_sessions_user_idx ON user_sessions (user_id);
 -- Purge of expired sessions.
 CREATE INDEX user_sessions_expires_at_idx ON user_sessions (expires_at);
 
@@ -180,7 +180,7 @@ CREATE TABLE user_verification_tokens (
     CONSTRAINT user_verification_tokens_expiry CHECK (expires_at > created_at)
 );
 -- Issuing a new link invalidates the user's outstanding ones of the same purpose.
-CREATE INDEX user_verification_tokens_pending_idx ON user_verification_tokens (user_id, purpose) WHERE consumed_at IS NULL;
+CREATE INDEX user_verification_tokens_user_purpose_idx ON user_verification_tokens (user_id, purpose);
 CREATE INDEX user_verification_tokens_expires_idx ON user_verification_tokens (expires_at);
 
 -- Rate-limit tiers: the source of truth for the Redis rate-limit database (DB 1).
@@ -252,8 +252,8 @@ CREATE TABLE api_keys (
     CONSTRAINT api_keys_revocation_reason CHECK (revoked_reason IS NULL OR revoked_at IS NOT NULL),
     CONSTRAINT api_keys_not_rotated_from_self CHECK (rotated_from_id <> id)
 );
--- "Your keys" page: the user's live keys.
-CREATE INDEX api_keys_user_active_idx ON api_keys (user_id) WHERE revoked_at IS NULL;
+-- "Your keys" page (live and revoked keys), and the cascade when an account goes.
+CREATE INDEX api_keys_user_idx ON api_keys (user_id);
 CREATE INDEX api_keys_engine_id_idx ON api_keys (engine_id) WHERE engine_id IS NOT NULL;
 -- Moving keys between tiers, and the rate-limit warmup by tier.
 CREATE INDEX api_keys_tier_code_idx ON api_keys (tier_code);

@@ -235,6 +235,7 @@ CREATE TABLE bounty_disputes (
 );
 CREATE INDEX bounty_disputes_bounty_idx ON bounty_disputes (bounty_id);
 CREATE INDEX bounty_disputes_raised_by_idx ON bounty_disputes (raised_by);
+CREATE INDEX bounty_disputes_participation_idx ON bounty_disputes (participation_id);
 CREATE INDEX bounty_disputes_resolved_by_idx ON bounty_disputes (resolved_by) WHERE resolved_by IS NOT NULL;
 -- One live dispute per participation; also the moderators' queue.
 CREATE UNIQUE INDEX bounty_disputes_one_open_idx ON bounty_disputes (participation_id) WHERE status IN ('open', 'under_review');

@@ -320,6 +320,7 @@ CREATE TABLE governance_delegations (
     CONSTRAINT governance_delegations_not_self CHECK (delegator_id <> delegate_id),
     CONSTRAINT governance_delegations_revoked_after CHECK (revoked_at >= created_at)
 );
+CREATE INDEX governance_delegations_delegator_idx ON governance_delegations (delegator_id);
 -- One live delegation per delegator.
 CREATE UNIQUE INDEX governance_delegations_one_live_idx ON governance_delegations (delegator_id) WHERE revoked_at IS NULL;
 -- calculate_voting_power(): who delegates to this user now.

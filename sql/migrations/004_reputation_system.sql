@@ -453,6 +453,9 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION update_performance_metrics(uuid, boolean, text) IS
+    'Upserts the subject''s performance_metrics row of the current daily/weekly/monthly/all_time period (UTC).';
+
 -- ---------------------------------------------------------------------------------------------
 -- Automatic calculations
 -- ---------------------------------------------------------------------------------------------
