@@ -171,6 +171,30 @@ describe("apply on this server", () => {
     expect(await indexNames(db, "file_metadata")).toContain("legacy_file_hash");
   });
 
+  it("keeps a collection no longer declared unless the stack says to drop it, and never one it did not create", async () => {
+    const db = testDatabase();
+    // sandbox_reports existed before nexus-db: adopted, so never dropped.
+    await rec.client.db(db).createCollection("sandbox_reports");
+    await reconciler({ database: db }).apply();
+    const fewer = nexusCollections().filter((c) => c.name !== "engine_stats" && c.name !== "sandbox_reports");
+
+    rec.reset();
+    const kept = await reconciler({ database: db, collections: fewer }).apply();
+    expect(kept.plan.notes).toEqual([
+      "keep collection engine_stats: no longer declared, kept with its data (dropCollectionsOnDelete is off)",
+      "keep collection sandbox_reports: no longer declared, kept with its data (nexus-db did not create it)",
+    ]);
+    expect(rec.writes(db)).toEqual([]);
+
+    rec.reset();
+    const dropped = await reconciler({ database: db, collections: fewer, dropCollectionsOnDelete: true }).apply();
+    expect(dropped.plan.actions).toEqual(["drop collection engine_stats: no longer declared (dropCollectionsOnDelete), its data is deleted"]);
+    expect(rec.writes(db).map((w) => w.name)).toEqual(["drop", "delete"]);
+    const names = (await rec.client.db(db).listCollections().toArray()).map((c) => c.name);
+    expect(names).not.toContain("engine_stats");
+    expect(names).toContain("sandbox_reports");
+  });
+
   it("enforces the unique sha256 identity of a file", async () => {
     const db = testDatabase();
     await reconciler({ database: db }).apply();
