@@ -41,9 +41,10 @@ export interface ObservedState {
 }
 
 export async function observe(db: Db, opts: { users?: readonly DesiredUser[] } = {}): Promise<ObservedState> {
-  const listed = await db.command({ listCollections: 1, filter: {} });
+  // Cursors, not first batches: a database can hold more collections than one batch.
+  const listed = (await db.listCollections({}, { nameOnly: false }).toArray()) as Document[];
   const collections = new Map<string, ObservedCollection>();
-  for (const c of (listed.cursor?.firstBatch ?? []) as Document[]) {
+  for (const c of listed) {
     const o = (c.options ?? {}) as Document;
     collections.set(c.name, {
       name: c.name,
@@ -56,8 +57,8 @@ export async function observe(db: Db, opts: { users?: readonly DesiredUser[] } =
   }
   for (const c of collections.values()) {
     if (c.type !== "collection" || c.name.startsWith("system.")) continue;
-    const r = await db.command({ listIndexes: c.name });
-    c.indexes = ((r.cursor?.firstBatch ?? []) as Document[]).map((i) => ({
+    const listedIndexes = (await db.collection(c.name).listIndexes().toArray()) as Document[];
+    c.indexes = listedIndexes.map((i) => ({
       name: i.name,
       key: i.key,
       unique: i.unique,
@@ -70,8 +71,7 @@ export async function observe(db: Db, opts: { users?: readonly DesiredUser[] } =
   }
   const managed = new Map<string, ManagedRecord>();
   if (collections.has(MANAGED_RECORD_COLLECTION)) {
-    const r = await db.command({ find: MANAGED_RECORD_COLLECTION, filter: {}, batchSize: 10_000 });
-    for (const d of (r.cursor?.firstBatch ?? []) as Document[]) {
+    for (const d of await db.collection<Document>(MANAGED_RECORD_COLLECTION).find({}).toArray()) {
       managed.set(String(d._id), {
         _id: String(d._id),
         indexes: Array.isArray(d.indexes) ? d.indexes.map(String) : [],
