@@ -10,6 +10,8 @@ import type { MongoFeature } from "./settings";
 export interface Capabilities {
   /** What the server says it is, e.g. "MongoDB 7.0.14" or "FerretDB (reports MongoDB 7.0.42)". */
   server: string;
+  /** The server build as buildInfo reports it; a cached probe is reused only for the same build. */
+  build?: string;
   has: Record<MongoFeature, boolean>;
   /** collMod can change a TTL index's expireAfterSeconds in place. */
   ttlInPlace: boolean;
@@ -37,14 +39,21 @@ function describe(command: string, err: unknown): string {
   return `${command}: ${code}: ${message}`;
 }
 
+export interface ProbeOptions {
+  /** A previous probe of this server: reused, without any write, when buildInfo reports the same build. */
+  previous?: Capabilities;
+}
+
 /** Tries each feature on a scratch collection of `db` (created and dropped here) and on users. */
-export async function probeCapabilities(db: Db): Promise<Capabilities> {
+export async function probeCapabilities(db: Db, opts: ProbeOptions = {}): Promise<Capabilities> {
   const caps = fullCapabilities();
   const fail = (f: MongoFeature, why: string) => {
     caps.has[f] = false;
     caps.missing[f] = why;
   };
   const info = await db.admin().command({ buildInfo: 1 }).catch(() => ({}) as Document);
+  caps.build = JSON.stringify([info.version ?? null, info.gitVersion ?? null, info.ferretdbVersion ?? null, info.modules ?? null]);
+  if (opts.previous?.build && opts.previous.build === caps.build && info.version !== undefined) return opts.previous;
   caps.server =
     typeof info.ferretdbVersion === "string"
       ? `FerretDB ${info.ferretdbVersion === "unknown" ? "" : info.ferretdbVersion + " "}(reports MongoDB ${info.version})`.replace("  ", " ")

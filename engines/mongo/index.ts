@@ -28,8 +28,10 @@ export interface MongoReconcilerOptions extends ApplyOptions {
   users?: readonly DesiredUser[];
   /** Drop collections nexus-db created once no longer declared (dev only). Default false. */
   dropCollectionsOnDelete?: boolean;
-  /** Skip the probe and assume these capabilities (a probe cached by the caller, or tests). */
+  /** Skip the probe and assume these capabilities (tests, planning offline). */
   capabilities?: Capabilities;
+  /** A previous probe of this server, reused when the server's build is unchanged (no scratch writes). */
+  previousCapabilities?: Capabilities;
 }
 
 export interface MongoStatus {
@@ -56,7 +58,7 @@ export class MongoReconciler {
 
   /** The server's capabilities, probed once per reconciler. */
   capabilities(): Promise<Capabilities> {
-    this.probed ??= probeCapabilities(this.db);
+    this.probed ??= probeCapabilities(this.db, { previous: this.opts.previousCapabilities });
     return this.probed;
   }
 

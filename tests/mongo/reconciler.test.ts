@@ -101,6 +101,18 @@ describe("capability probe", () => {
     await reconciler({ database: db }).plan();
     expect(rec.commands(db).map((e) => e.commandName)).toEqual(["listCollections"]);
   });
+
+  it("is reused without any write when the server's build is unchanged", async () => {
+    const db = testDatabase();
+    databases.push(db);
+    rec.reset();
+    const again = await probeCapabilities(rec.client.db(db), { previous: caps });
+    expect(again).toBe(caps);
+    expect(rec.commands(db).map((e) => e.commandName)).toEqual([]);
+    const stale = await probeCapabilities(rec.client.db(db), { previous: { ...caps, build: "[\"0.0.1\"]" } });
+    expect(stale.build).toBe(caps.build);
+    expect(rec.writes(db).map((w) => w.name)).toContain("drop");
+  });
 });
 
 describe("apply on this server", () => {
