@@ -13,10 +13,13 @@ export async function historyTableExists(client: Client, historyTable: string): 
   return r.rows[0].t !== null;
 }
 
-/** Creates the table when missing. Run under the migration lock: concurrent CREATE … IF NOT EXISTS can still collide. */
-export async function ensureHistoryTable(client: Client, historyTable: string): Promise<void> {
+/**
+ * Creates the table when missing; returns whether it existed. Run under the migration lock:
+ * concurrent CREATE … IF NOT EXISTS can still collide.
+ */
+export async function ensureHistoryTable(client: Client, historyTable: string): Promise<boolean> {
   const { schema, qualified } = historyTableSql(historyTable);
-  if (await historyTableExists(client, historyTable)) return;
+  if (await historyTableExists(client, historyTable)) return true;
   await client.query(`
     CREATE SCHEMA IF NOT EXISTS "${schema}";
     CREATE TABLE IF NOT EXISTS ${qualified} (
@@ -29,11 +32,12 @@ export async function ensureHistoryTable(client: Client, historyTable: string): 
       baseline     boolean     NOT NULL DEFAULT false
     );
     COMMENT ON TABLE ${qualified} IS 'Applied migrations (nexus-db). Edit only through nexus-db settings: repairChecksums, targetVersion, baselineVersion.';`);
+  return false;
 }
 
 /** The history rows, oldest version first; [] when the table does not exist yet. */
-export async function readHistory(client: Client, historyTable: string): Promise<HistoryRow[]> {
-  if (!(await historyTableExists(client, historyTable))) return [];
+export async function readHistory(client: Client, historyTable: string, knownToExist = false): Promise<HistoryRow[]> {
+  if (!knownToExist && !(await historyTableExists(client, historyTable))) return [];
   const r = await client.query<{ version: string; name: string; checksum: string; applied_at: Date; execution_ms: number; applied_by: string; baseline: boolean }>(
     `SELECT version, name, checksum, applied_at, execution_ms, applied_by, baseline FROM ${historyTableSql(historyTable).qualified} ORDER BY version`,
   );

@@ -156,8 +156,8 @@ async function runLocked(opts: EngineOptions, purpose: string, adjust: (s: Migra
   try {
     lock = await acquireMigrationLock(client, settings.historyTable, settings.lockTimeoutMs);
     // Read the history only under the lock: a concurrent applier has finished by now.
-    await ensureHistoryTable(client, settings.historyTable);
-    const history = await readHistory(client, settings.historyTable);
+    const existed = await ensureHistoryTable(client, settings.historyTable);
+    const history = existed ? await readHistory(client, settings.historyTable, true) : [];
     const plan = await planMigrations({ migrations, history, settings, location: opts.source.location });
     result.plan = plan;
     result.appliedVersions = history.map((r) => r.version);
@@ -204,7 +204,7 @@ async function runLocked(opts: EngineOptions, purpose: string, adjust: (s: Migra
     }
     const changed = result.applied.length + result.reverted.length + result.baselined.length + result.repaired.length > 0;
     if (changed) {
-      const after = await readHistory(client, settings.historyTable);
+      const after = await readHistory(client, settings.historyTable, true);
       result.appliedVersions = after.map((r) => r.version);
       result.currentVersion = after.length > 0 ? after[after.length - 1].version : null;
     }

