@@ -72,10 +72,15 @@ export async function startRedisServer(opts: {
       });
     });
 
+  // SIGTERM makes Redis save first; if that hangs or fails (it then refuses to exit), SIGKILL.
   const waitExit = (c: ChildProcess | undefined, signal: NodeJS.Signals) =>
     new Promise<void>((resolve) => {
       if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
-      c.once("exit", () => resolve());
+      const timer = setTimeout(() => c.kill("SIGKILL"), 5000);
+      c.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
       c.kill(signal);
     });
 
