@@ -1,0 +1,271 @@
+// MongoSchema: the Mongo reconciler (engines/mongo) as a Pulumi dynamic resource. A thin adapter:
+// `check` plans against the live server and puts the plan's lines into the `pendingActions` input,
+// so `pulumi preview --diff` shows each action; `diff` says update when the plan has work (or
+// would be refused); `create`/`update` apply; `delete` drops collections only when the stack
+// allows it (dev). Dynamic resources cannot refresh (pulumi/pulumi#16175): drift is found by the
+// plan that `check` makes on every preview.
+import * as pulumi from "@pulumi/pulumi";
+import type { Capabilities, CollectionDeclaration, MongoFeature } from "../engines/mongo";
+import { loadEngine } from "./runtime";
+
+type Engine = typeof import("../engines/mongo");
+
+/** How to reach the server. Secret as a whole: the URL carries credentials. */
+export interface MongoConnection {
+  url: string;
+  tls?: { enabled?: boolean; caFile?: string; certificateKeyFile?: string; allowInvalidHostnames?: boolean };
+}
+
+export interface MongoSchemaUsers {
+  app: { name: string; password: string };
+  analytics: { name: string; password: string };
+}
+
+export interface MongoSchemaArgs {
+  /** The server; pass it as a secret (pulumi.secret). Required. */
+  connection: pulumi.Input<MongoConnection>;
+  /** The platform database. Required. */
+  database: pulumi.Input<string>;
+  /** The declarations, e.g. `nexusCollections(settings.ttl)` from mongo/collections. Required. */
+  collections: pulumi.Input<CollectionDeclaration[]>;
+  /** Application (readWrite) and analytics (read) users; passwords as secrets. Default: users not managed. */
+  users?: pulumi.Input<MongoSchemaUsers>;
+  /** Declared features the server may lack (local FerretDB). Default []. */
+  allowMissingFeatures?: pulumi.Input<MongoFeature[]>;
+  /** Protected stack: nothing may be missing, no collection is dropped. Default false. */
+  protected?: pulumi.Input<boolean>;
+  /** Drop the collections nexus-db created when they leave the declarations or the resource is deleted. Default false (dev only). */
+  dropCollectionsOnDelete?: pulumi.Input<boolean>;
+}
+
+/** The inputs as the provider sees them, after `check`. */
+export interface MongoSchemaInputs {
+  connection: MongoConnection;
+  database: string;
+  collections: CollectionDeclaration[];
+  users?: MongoSchemaUsers;
+  allowMissingFeatures: MongoFeature[];
+  protected: boolean;
+  dropCollectionsOnDelete: boolean;
+  /** The plan's lines at preview time: what `pulumi preview --diff` shows. */
+  pendingActions: string[];
+  /** Whether applying sends anything, and why apply would refuse (unsupported features, conflicts). */
+  pendingWrites: number;
+  refusals: string[];
+  /** The server's capabilities (not secret): reused while the server build is unchanged. */
+  capabilities?: Capabilities;
+}
+
+export interface MongoSchemaOutputs {
+  /** Kept, as a secret output, so that delete can reach the server. */
+  connection: MongoConnection;
+  database: string;
+  server: string;
+  managedCollections: string[];
+  /** `collection.index` names. */
+  managedIndexes: string[];
+  /** What the last create/update did, in words. */
+  appliedActions: string[];
+  /** Declared features the server lacks (allowed missing in this stack). */
+  unsupported: string[];
+  /** Indexes and collections nexus-db leaves alone. */
+  unmanaged: string[];
+  capabilities: Capabilities;
+  allowMissingFeatures: MongoFeature[];
+  protected: boolean;
+  dropCollectionsOnDelete: boolean;
+}
+
+/** Pulumi's marker for a value not known during preview. */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+function hasUnknown(v: unknown): boolean {
+  if (v === UNKNOWN) return true;
+  if (Array.isArray(v)) return v.some(hasUnknown);
+  if (v && typeof v === "object") return Object.values(v).some(hasUnknown);
+  return false;
+}
+
+/**
+ * The provider's methods. They capture nothing but `loadEngine` (see providers/runtime.ts): the
+ * engine and the driver are loaded inside each call. Exported for tests.
+ */
+export const mongoSchemaProvider: pulumi.dynamic.ResourceProvider<MongoSchemaInputs, MongoSchemaOutputs> = {
+  async check(olds: Partial<MongoSchemaInputs>, news: Partial<MongoSchemaInputs>) {
+    const engine = loadEngine<Engine>("engines/mongo/index");
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    if (!news.database || typeof news.database !== "string") failures.push({ property: "database", reason: "the platform database name is required" });
+    if (!Array.isArray(news.collections)) failures.push({ property: "collections", reason: "the collection declarations are required" });
+    else if (!hasUnknown(news.collections)) {
+      for (const p of engine.checkDeclarations(news.collections)) failures.push({ property: "collections", reason: `${p.where}: ${p.message}` });
+    }
+    const inputs: MongoSchemaInputs = {
+      connection: news.connection as MongoConnection,
+      database: news.database as string,
+      collections: (news.collections ?? []) as CollectionDeclaration[],
+      users: news.users,
+      allowMissingFeatures: news.allowMissingFeatures ?? [],
+      protected: news.protected ?? false,
+      dropCollectionsOnDelete: news.dropCollectionsOnDelete ?? false,
+      pendingActions: [],
+      pendingWrites: 0,
+      refusals: [],
+    };
+    if (inputs.protected && inputs.dropCollectionsOnDelete) {
+      failures.push({ property: "dropCollectionsOnDelete", reason: "a protected stack never drops collections; set it to false" });
+    }
+    if (inputs.protected && inputs.allowMissingFeatures.length > 0) {
+      failures.push({ property: "allowMissingFeatures", reason: "a protected stack must have every feature" });
+    }
+    if (failures.length > 0) return { inputs, failures };
+
+    if (hasUnknown(news.connection) || hasUnknown(news.database) || hasUnknown(news.collections) || hasUnknown(news.users)) {
+      // The server does not exist yet (first preview): plan against an empty one with every feature.
+      const plan = engine.planChanges({
+        database: String(inputs.database),
+        collections: hasUnknown(news.collections) ? [] : inputs.collections,
+        observed: { collections: new Map(), managed: new Map() },
+        capabilities: engine.fullCapabilities("server not reachable yet"),
+      });
+      inputs.pendingActions = ["(server not reachable yet: planned as for an empty server)", ...engine.planLines(plan)];
+      inputs.pendingWrites = plan.steps.length;
+      return { inputs };
+    }
+
+    const r = await reconcile(engine, inputs, olds.capabilities);
+    try {
+      const plan = await r.reconciler.plan();
+      inputs.capabilities = await r.reconciler.capabilities();
+      inputs.pendingActions = engine.planLines(plan);
+      inputs.pendingWrites = plan.steps.length;
+      inputs.refusals = [...engine.blockingUnsupported(plan, inputs), ...plan.conflicts];
+    } finally {
+      await r.close();
+    }
+    return { inputs };
+  },
+
+  async diff(_id: string, olds: MongoSchemaOutputs, news: MongoSchemaInputs) {
+    const settingsChanged =
+      olds.database !== news.database ||
+      olds.protected !== news.protected ||
+      olds.dropCollectionsOnDelete !== news.dropCollectionsOnDelete ||
+      JSON.stringify([...(olds.allowMissingFeatures ?? [])].sort()) !== JSON.stringify([...news.allowMissingFeatures].sort());
+    return {
+      // A refused plan is a change too, so that `up` stops with the reasons instead of passing silently.
+      changes: news.pendingWrites > 0 || news.refusals.length > 0 || settingsChanged || hasUnknown(news.pendingActions),
+      // Another database is another set of collections: create it, then delete the old resource
+      // (which keeps its collections unless dropCollectionsOnDelete). Never delete-before-replace.
+      replaces: olds.database !== undefined && olds.database !== news.database ? ["database"] : [],
+      deleteBeforeReplace: false,
+    };
+  },
+
+  async create(inputs: MongoSchemaInputs) {
+    const engine = loadEngine<Engine>("engines/mongo/index");
+    const outs = await applyInputs(engine, inputs);
+    return { id: `mongo:${inputs.database}`, outs };
+  },
+
+  async update(_id: string, _olds: MongoSchemaOutputs, news: MongoSchemaInputs) {
+    const engine = loadEngine<Engine>("engines/mongo/index");
+    return { outs: await applyInputs(engine, news) };
+  },
+
+  async delete(_id: string, props: MongoSchemaOutputs) {
+    // Collections stay unless this stack drops them (dev only); users stay.
+    if (!props.dropCollectionsOnDelete || props.protected || !props.connection) return;
+    const engine = loadEngine<Engine>("engines/mongo/index");
+    const r = await reconcile(engine, { ...props, collections: [], users: undefined, allowMissingFeatures: props.allowMissingFeatures ?? [] }, props.capabilities);
+    try {
+      await r.reconciler.apply();
+    } finally {
+      await r.close();
+    }
+  },
+};
+
+async function reconcile(
+  engine: Engine,
+  inputs: Pick<MongoSchemaInputs, "connection" | "database" | "collections" | "users" | "allowMissingFeatures" | "protected" | "dropCollectionsOnDelete">,
+  previous: Capabilities | undefined,
+) {
+  const client = await engine.connectMongo(inputs.connection.url, inputs.connection.tls);
+  const users = inputs.users
+    ? engine.platformUsers(inputs.database, inputs.users.app, inputs.users.analytics)
+    : undefined;
+  const reconciler = new engine.MongoReconciler({
+    client,
+    database: inputs.database,
+    collections: inputs.collections,
+    users,
+    allowMissingFeatures: inputs.allowMissingFeatures,
+    protected: inputs.protected,
+    dropCollectionsOnDelete: inputs.dropCollectionsOnDelete,
+    previousCapabilities: previous,
+  });
+  return { reconciler, close: () => client.close() };
+}
+
+async function applyInputs(engine: Engine, inputs: MongoSchemaInputs): Promise<MongoSchemaOutputs> {
+  const r = await reconcile(engine, inputs, inputs.capabilities);
+  try {
+    const { plan, result } = await r.reconciler.apply();
+    return {
+      connection: inputs.connection,
+      database: inputs.database,
+      server: plan.server,
+      managedCollections: plan.managed.collections,
+      managedIndexes: plan.managed.indexes,
+      appliedActions: result.applied,
+      unsupported: plan.unsupported.map((u) => u.text),
+      unmanaged: plan.unmanaged,
+      capabilities: await r.reconciler.capabilities(),
+      allowMissingFeatures: inputs.allowMissingFeatures,
+      protected: inputs.protected,
+      dropCollectionsOnDelete: inputs.dropCollectionsOnDelete,
+    };
+  } finally {
+    await r.close();
+  }
+}
+
+/**
+ * The platform's MongoDB collections, validators, indexes and users, converged by the reconciler.
+ * Every dynamic resource has the type `pulumi-nodejs:dynamic:Resource`: give it a distinct name.
+ */
+export class MongoSchema extends pulumi.dynamic.Resource {
+  declare readonly database: pulumi.Output<string>;
+  declare readonly server: pulumi.Output<string>;
+  declare readonly managedCollections: pulumi.Output<string[]>;
+  declare readonly managedIndexes: pulumi.Output<string[]>;
+  declare readonly appliedActions: pulumi.Output<string[]>;
+  declare readonly pendingActions: pulumi.Output<string[]>;
+  declare readonly unsupported: pulumi.Output<string[]>;
+  declare readonly unmanaged: pulumi.Output<string[]>;
+
+  constructor(name: string, args: MongoSchemaArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      mongoSchemaProvider,
+      name,
+      {
+        connection: pulumi.secret(args.connection),
+        database: args.database,
+        collections: args.collections,
+        users: args.users === undefined ? undefined : pulumi.secret(args.users),
+        allowMissingFeatures: args.allowMissingFeatures ?? [],
+        protected: args.protected ?? false,
+        dropCollectionsOnDelete: args.dropCollectionsOnDelete ?? false,
+        // Filled by check (the plan); listed here so they are outputs of the resource too.
+        pendingActions: undefined,
+        server: undefined,
+        managedCollections: undefined,
+        managedIndexes: undefined,
+        appliedActions: undefined,
+        unsupported: undefined,
+        unmanaged: undefined,
+      },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
+    );
+  }
+}
