@@ -40,6 +40,11 @@ afterAll(async () => {
 
 const ALL_MISSING = ["validators", "collMod", "ttlIndexes", "partialIndexes", "textIndexes", "sparseIndexes", "users"] as const;
 
+/** check as the host calls it: old and new inputs are whatever the program and the state hold. */
+function check(olds: Partial<MongoSchemaInputs>, newInputs: Partial<MongoSchemaInputs>) {
+  return mod.mongoSchemaProvider.check!(olds as MongoSchemaInputs, newInputs as MongoSchemaInputs);
+}
+
 function news(database: string, over: Partial<MongoSchemaInputs> = {}): Partial<MongoSchemaInputs> {
   databases.push(database);
   return {
@@ -55,7 +60,7 @@ describe("MongoSchema provider", () => {
   it("check plans against the server, diff asks for an update, create applies; the next preview has nothing to do", async () => {
     const p = mod.mongoSchemaProvider;
     const db = testDatabase();
-    const checked = await p.check!({}, news(db));
+    const checked = await check({}, news(db));
     expect(checked.failures ?? []).toEqual([]);
     const inputs = checked.inputs as MongoSchemaInputs;
     expect(inputs.pendingActions).toContain("create index file_metadata.sha256_1 (unique)");
@@ -71,7 +76,7 @@ describe("MongoSchema provider", () => {
     expect((await admin.db(db).listCollections().toArray()).map((c) => c.name)).toContain("threat_indicators");
 
     // Next preview: check gets the old inputs (with the probe to reuse), diff the old outputs.
-    const again = (await p.check!(inputs, news(db))).inputs as MongoSchemaInputs;
+    const again = (await check(inputs, news(db))).inputs as MongoSchemaInputs;
     expect(again.pendingWrites).toBe(0);
     expect(again.pendingActions.filter((l) => !l.startsWith("unsupported by server: "))).toEqual([]);
     expect((await p.diff!(created.id, outs, again)).changes).toBe(false);
@@ -80,12 +85,12 @@ describe("MongoSchema provider", () => {
   it("shows a declaration change as actions in the diff and applies it with update", async () => {
     const p = mod.mongoSchemaProvider;
     const db = testDatabase();
-    const first = (await p.check!({}, news(db))).inputs as MongoSchemaInputs;
+    const first = (await check({}, news(db))).inputs as MongoSchemaInputs;
     const { id, outs } = await p.create(first);
 
     const decls = nexusCollections();
     decls.find((c) => c.name === "engine_stats")!.indexes.push({ serves: "stats of one engine type", key: { engine_type: 1 } });
-    const next = (await p.check!(first, news(db, { collections: decls }))).inputs as MongoSchemaInputs;
+    const next = (await check(first, news(db, { collections: decls }))).inputs as MongoSchemaInputs;
     expect(next.pendingActions.filter((l) => !l.startsWith("unsupported by server: "))).toEqual(["create index engine_stats.engine_type_1"]);
     const d = await p.diff!(id, outs as MongoSchemaOutputs, next);
     expect(d).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
@@ -96,9 +101,9 @@ describe("MongoSchema provider", () => {
   it("a plan apply would refuse is a change, so that up stops with the reasons", async (ctx) => {
     const p = mod.mongoSchemaProvider;
     const db = testDatabase();
-    const first = (await p.check!({}, news(db))).inputs as MongoSchemaInputs;
+    const first = (await check({}, news(db))).inputs as MongoSchemaInputs;
     const { id, outs } = await p.create(first);
-    const strict = (await p.check!(first, news(db, { allowMissingFeatures: [] }))).inputs as MongoSchemaInputs;
+    const strict = (await check(first, news(db, { allowMissingFeatures: [] }))).inputs as MongoSchemaInputs;
     const caps = (outs as MongoSchemaOutputs).capabilities;
     ctx.skip(Object.values(caps.has).every(Boolean), `${caps.server} has every feature: nothing to refuse`);
     expect(strict.refusals.length).toBeGreaterThan(0);
@@ -110,7 +115,7 @@ describe("MongoSchema provider", () => {
     const p = mod.mongoSchemaProvider;
     const decls = nexusCollections();
     decls[0].indexes.push({ serves: "x", key: { a: 1, b: 1 }, expireAfterSeconds: 60 });
-    const r = await p.check!({}, news(testDatabase(), { collections: decls, protected: true, dropCollectionsOnDelete: true }));
+    const r = await check({}, news(testDatabase(), { collections: decls, protected: true, dropCollectionsOnDelete: true }));
     expect(r.failures).toEqual([
       { property: "collections", reason: "index analysis_results.a_1_b_1: TTL (expireAfterSeconds) on a compound index of 2 fields; TTL needs a single date field" },
       { property: "dropCollectionsOnDelete", reason: "a protected stack never drops collections; set it to false" },
@@ -119,7 +124,7 @@ describe("MongoSchema provider", () => {
   });
 
   it("plans as for an empty server while the connection is unknown (first preview)", async () => {
-    const r = await mod.mongoSchemaProvider.check!({}, news("not_yet", { connection: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" as never }));
+    const r = await check({}, news("not_yet", { connection: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" as never }));
     const inputs = r.inputs as MongoSchemaInputs;
     expect(inputs.pendingActions[0]).toMatch(/server not reachable yet/);
     expect(inputs.pendingActions).toContain("create index engine_stats.ts_1 (TTL 2592000s)");
@@ -129,7 +134,7 @@ describe("MongoSchema provider", () => {
     const p = mod.mongoSchemaProvider;
     const db = testDatabase();
     const users = { app: { name: "nexus_app", password: "pw-app-Secret-1" }, analytics: { name: "nexus_analytics", password: "pw-ro-Secret-2" } };
-    const inputs = (await p.check!({}, news(db, { users }))).inputs as MongoSchemaInputs;
+    const inputs = (await check({}, news(db, { users }))).inputs as MongoSchemaInputs;
     const { id, outs } = await p.create(inputs);
     const text = JSON.stringify({ pending: inputs.pendingActions, outs });
     expect(text).not.toMatch(/Secret-/);
