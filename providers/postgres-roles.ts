@@ -1,0 +1,223 @@
+// Roles, grants and seed data of the platform database as dynamic resources over
+// engines/postgres/roles.ts and seed.ts:
+//   PostgresRoles     — the owner, app and read-only roles and the database (before migrations);
+//   PostgresGrants    — privileges on what the migrations created, re-applied when the schema moves;
+//   PostgresSeedData  — sql/seeds, reloaded when a seed file changes (dev and test stacks only).
+// None of them is ever replaced, and none drops anything on delete unless the stack allows it.
+import * as pulumi from "@pulumi/pulumi";
+import type { SchemaConnection } from "../engines/postgres/schema-resource";
+import type { PlatformRoles, RolePasswords } from "../engines/postgres/roles";
+import { loadEngine, projectRoot } from "./runtime";
+
+type RolesEngine = typeof import("../engines/postgres/roles");
+type SeedEngine = typeof import("../engines/postgres/seed");
+type SchemaEngine = typeof import("../engines/postgres/schema-resource");
+
+function pgConfig(c: SchemaConnection) {
+  return loadEngine<SchemaEngine>("engines/postgres/schema-resource").clientConfig(c);
+}
+
+/** Which top-level inputs differ (by value); secrets compare by value too, and show as [secret]. */
+function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>, keys: string[]): string[] {
+  return keys.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
+}
+
+function updateDiff(changed: string[]): pulumi.dynamic.DiffResult {
+  const detailedDiff: Record<string, { kind: "update"; inputDiff: boolean }> = {};
+  for (const k of changed) detailedDiff[k] = { kind: "update", inputDiff: true };
+  // detailedDiff is honoured by the engine though the SDK typings omit it.
+  return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false, detailedDiff } as pulumi.dynamic.DiffResult;
+}
+
+// --- PostgresRoles ----------------------------------------------------------------------------------
+
+interface RolesInputs {
+  admin: SchemaConnection;
+  database: string;
+  roles: PlatformRoles;
+  passwords: RolePasswords;
+  appConnectionLimit: number;
+  /** Drop the roles and the database on delete (ephemeral dev stacks only). */
+  dropOnDelete: boolean;
+}
+
+const ROLE_KEYS = ["admin", "database", "roles", "passwords", "appConnectionLimit", "dropOnDelete"];
+
+export const postgresRolesProvider: pulumi.dynamic.ResourceProvider<RolesInputs> = {
+  async diff(_id, olds, news) {
+    return updateDiff(changedKeys(olds as never, news as never, ROLE_KEYS));
+  },
+  async create(inputs) {
+    const e = loadEngine<RolesEngine>("engines/postgres/roles");
+    const report = await e.ensureRoles({ ...inputs, admin: pgConfig(inputs.admin) });
+    return { id: `roles/${inputs.database}`, outs: { ...inputs, createdDatabase: report.createdDatabase } };
+  },
+  async update(_id, _olds, news) {
+    const e = loadEngine<RolesEngine>("engines/postgres/roles");
+    await e.ensureRoles({ ...news, admin: pgConfig(news.admin) });
+    return { outs: { ...news } };
+  },
+  async delete(_id, olds) {
+    if (!olds.dropOnDelete) return; // the roles and the database stay: data is never lost by a destroy
+    const e = loadEngine<RolesEngine>("engines/postgres/roles");
+    await e.dropRoles({ admin: pgConfig(olds.admin), database: olds.database, roles: olds.roles, dropDatabase: true });
+  },
+};
+
+export interface PostgresRolesArgs {
+  /** Administrative connection to a maintenance database (secret). Required. */
+  admin: pulumi.Input<SchemaConnection>;
+  /** The platform database. Required. */
+  database: pulumi.Input<string>;
+  /** Role names. Required. */
+  roles: pulumi.Input<PlatformRoles>;
+  /** Role passwords (secret). Required. */
+  passwords: pulumi.Input<RolePasswords>;
+  /** CONNECTION LIMIT of the app role. Default -1 (none). */
+  appConnectionLimit?: pulumi.Input<number>;
+  /** Drop roles and database on delete. Default false; ephemeral dev stacks only. */
+  dropOnDelete?: pulumi.Input<boolean>;
+}
+
+export class PostgresRoles extends pulumi.dynamic.Resource {
+  declare readonly createdDatabase: pulumi.Output<boolean>;
+  constructor(name: string, args: PostgresRolesArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      postgresRolesProvider,
+      name,
+      {
+        admin: pulumi.secret(args.admin),
+        database: args.database,
+        roles: args.roles,
+        passwords: pulumi.secret(args.passwords),
+        appConnectionLimit: args.appConnectionLimit ?? -1,
+        dropOnDelete: args.dropOnDelete ?? false,
+        createdDatabase: undefined,
+      },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["admin", "passwords"] }),
+      "nexus:db",
+      "PostgresRoles",
+    );
+  }
+}
+
+// --- PostgresGrants ---------------------------------------------------------------------------------
+
+interface GrantsInputs {
+  admin: SchemaConnection;
+  roles: PlatformRoles;
+  schema: string;
+  ownerOnlyTables: string[];
+  /** The schema version the grants were applied at: a new migration re-applies them. */
+  schemaVersion: number | null;
+}
+
+const GRANT_KEYS = ["admin", "roles", "schema", "ownerOnlyTables", "schemaVersion"];
+
+export const postgresGrantsProvider: pulumi.dynamic.ResourceProvider<GrantsInputs> = {
+  async diff(_id, olds, news) {
+    return updateDiff(changedKeys(olds as never, news as never, GRANT_KEYS));
+  },
+  async create(inputs) {
+    const e = loadEngine<RolesEngine>("engines/postgres/roles");
+    const r = await e.applyGrants({ ...inputs, admin: pgConfig(inputs.admin) });
+    return { id: `grants/${inputs.schema}`, outs: { ...inputs, statements: r.statements } };
+  },
+  async update(_id, _olds, news) {
+    const e = loadEngine<RolesEngine>("engines/postgres/roles");
+    const r = await e.applyGrants({ ...news, admin: pgConfig(news.admin) });
+    return { outs: { ...news, statements: r.statements } };
+  },
+  // Revoking on delete would break the running backend; privileges go with the roles.
+  async delete() {},
+};
+
+export interface PostgresGrantsArgs {
+  /** Administrative connection to the platform database (secret). Required. */
+  admin: pulumi.Input<SchemaConnection>;
+  roles: pulumi.Input<PlatformRoles>;
+  /** Default "public". */
+  schema?: pulumi.Input<string>;
+  /** Tables only the owner writes. Default ["public.schema_migrations"]. */
+  ownerOnlyTables?: pulumi.Input<string[]>;
+  /** The migrations' current version (an output of PostgresSchema). Required. */
+  schemaVersion: pulumi.Input<number | null>;
+}
+
+export class PostgresGrants extends pulumi.dynamic.Resource {
+  declare readonly statements: pulumi.Output<number>;
+  constructor(name: string, args: PostgresGrantsArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      postgresGrantsProvider,
+      name,
+      {
+        admin: pulumi.secret(args.admin),
+        roles: args.roles,
+        schema: args.schema ?? "public",
+        ownerOnlyTables: args.ownerOnlyTables ?? ["public.schema_migrations"],
+        schemaVersion: args.schemaVersion,
+        statements: undefined,
+      },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["admin"] }),
+      "nexus:db",
+      "PostgresGrants",
+    );
+  }
+}
+
+// --- PostgresSeedData -------------------------------------------------------------------------------
+
+interface SeedInputs {
+  connection: SchemaConnection;
+  seedsDir: string;
+  /** name → sha256 of each seed file: a changed file reloads the seeds. */
+  checksums: Record<string, string>;
+}
+
+export const postgresSeedProvider: pulumi.dynamic.ResourceProvider<SeedInputs> = {
+  async diff(_id, olds, news) {
+    return updateDiff(changedKeys(olds as never, news as never, ["connection", "seedsDir", "checksums"]));
+  },
+  async create(inputs) {
+    const path = require("node:path") as typeof import("node:path");
+    const e = loadEngine<SeedEngine>("engines/postgres/seed");
+    const seeds = e.listSeeds(path.resolve(projectRoot(), inputs.seedsDir));
+    const r = await e.loadSeeds(pgConfig(inputs.connection), seeds);
+    return { id: `seeds/${inputs.seedsDir}`, outs: { ...inputs, loaded: r.loaded } };
+  },
+  async update(id, olds, news) {
+    const { outs } = await postgresSeedProvider.create!(news);
+    return { outs };
+  },
+  // Seed rows are data: a delete leaves them (the database goes with an ephemeral stack's roles).
+  async delete() {},
+};
+
+/** Seed file name → sha256, read when the program runs (so the preview shows a changed seed). */
+export function seedChecksums(dir = "sql/seeds"): Record<string, string> {
+  const path = require("node:path") as typeof import("node:path");
+  const e = loadEngine<SeedEngine>("engines/postgres/seed");
+  return Object.fromEntries(e.listSeeds(path.resolve(projectRoot(), dir)).map((s) => [s.name, s.checksum]));
+}
+
+export interface PostgresSeedDataArgs {
+  /** The owner's connection to the platform database (secret). Required. */
+  connection: pulumi.Input<SchemaConnection>;
+  /** Default "sql/seeds". */
+  seedsDir?: string;
+}
+
+export class PostgresSeedData extends pulumi.dynamic.Resource {
+  declare readonly loaded: pulumi.Output<string[]>;
+  constructor(name: string, args: PostgresSeedDataArgs, opts?: pulumi.CustomResourceOptions) {
+    const seedsDir = args.seedsDir ?? "sql/seeds";
+    super(
+      postgresSeedProvider,
+      name,
+      { connection: pulumi.secret(args.connection), seedsDir, checksums: seedChecksums(seedsDir), loaded: undefined },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
+      "nexus:db",
+      "PostgresSeedData",
+    );
+  }
+}
