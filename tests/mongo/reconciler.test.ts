@@ -358,6 +358,18 @@ describe("users", () => {
       await c.connect();
       return c;
     };
+    // Roles only bite on a server started with access control: an anonymous write tells.
+    const anonymousUrl = new URL(MONGODB_URL);
+    anonymousUrl.username = "";
+    anonymousUrl.password = "";
+    const anonymous = new MongoClient(anonymousUrl.toString(), { serverSelectionTimeoutMS: 5000 });
+    const enforced = await anonymous
+      .db(db)
+      .collection("nexus_auth_check")
+      .insertOne({})
+      .then(() => false, () => true)
+      .finally(() => anonymous.close());
+    ctx.skip(!enforced, `${caps.server} does not enforce access control (started without --auth): roles cannot be checked`);
     const app = await login("nexus_app", "app-pw-1");
     const analytics = await login("nexus_analytics", "analytics-pw-1");
     try {
