@@ -116,6 +116,11 @@ export class DirectoryMigrationSource implements MigrationSource {
   }
 
   async getMigrations(): Promise<Migration[]> {
+    return this.readSync();
+  }
+
+  /** The migrations, read synchronously (the Pulumi program needs the list while it registers resources). */
+  readSync(): Migration[] {
     let entries: string[];
     try {
       entries = readdirSync(this.dir);

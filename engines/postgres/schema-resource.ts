@@ -1,0 +1,229 @@
+// The logic of the `PostgresSchema` dynamic resource, kept here (no Pulumi import) so tests call it
+// directly and the provider stays a thin adapter: check = normalize inputs, diff = plan against the
+// live history and the recorded state, create/update = migrate, delete = drop only if told to.
+import * as path from "node:path";
+import type { ClientConfig } from "pg";
+import { MigrationError } from "./errors";
+import { migrate, planAgainstDatabase, readDatabase, revertAll, type ConnectionInput } from "./migrator";
+import { planMigrations, type Drift, type MigrationPlan } from "./plan";
+import { migrationSettingsSchema, parseMigrationSettings, type MigrationSettings } from "./settings";
+import { DirectoryMigrationSource, type Migration, type MigrationRef, type MigrationSource } from "./source";
+
+/** Pulumi's placeholder for a value not known during preview. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Where the database is: a URL, or separate fields (how the stack's role passwords arrive). */
+export type SchemaConnection =
+  | string
+  | {
+      host: string;
+      port?: number;
+      database: string;
+      user: string;
+      password?: string;
+      /** libpq sslmode. Default "disable" for loopback hosts, else "verify-full". */
+      sslMode?: "disable" | "require" | "verify-ca" | "verify-full";
+      /** PEM of the CA that signed the server certificate. Default: the system's CAs. */
+      caPem?: string;
+    };
+
+/** The resource's inputs as the provider receives them (after `check`). */
+export interface SchemaInputs {
+  connection: SchemaConnection;
+  /** Every migration file: version, name, checksum (the program computes it from the directory). */
+  migrations: MigrationRef[];
+  /** The migration files, relative to the project root. */
+  migrationsDir: string;
+  settings: MigrationSettings;
+  /** Recorded in the history table's applied_by. Default: the database user. */
+  appliedBy?: string;
+}
+
+/** The resource's outputs: what is applied. No secret, except `connection` on dropOnDelete stacks (delete needs it; the resource marks it secret). */
+export interface SchemaOutputs {
+  appliedVersions: number[];
+  currentVersion: number | null;
+  /** The applied migrations with their checksums, for the next diff's checksum and drift checks. */
+  applied: MigrationRef[];
+  migrationsDir: string;
+  settings: MigrationSettings;
+  connection?: SchemaConnection;
+}
+
+export interface SchemaCheckFailure {
+  property: string;
+  reason: string;
+}
+
+/** True when `value` holds a value unknown during preview anywhere inside it. */
+export function containsUnknown(value: unknown): boolean {
+  if (value === UNKNOWN) return true;
+  if (Array.isArray(value)) return value.some(containsUnknown);
+  if (value && typeof value === "object") return Object.values(value).some(containsUnknown);
+  return false;
+}
+
+/** `pg` client settings for a connection. */
+export function clientConfig(c: SchemaConnection): ConnectionInput {
+  if (typeof c === "string") return c;
+  const loopback = ["127.0.0.1", "localhost", "::1"].includes(c.host);
+  const mode = c.sslMode ?? (loopback ? "disable" : "verify-full");
+  const config: ClientConfig = { host: c.host, port: c.port ?? 5432, database: c.database, user: c.user, password: c.password };
+  if (mode === "require") config.ssl = { rejectUnauthorized: false };
+  else if (mode === "verify-ca") config.ssl = { rejectUnauthorized: true, ca: c.caPem, checkServerIdentity: () => undefined };
+  else if (mode === "verify-full") config.ssl = { rejectUnauthorized: true, ca: c.caPem };
+  return config;
+}
+
+/** The resource id: where the history lives, without credentials. */
+export function schemaId(c: SchemaConnection, settings: MigrationSettings): string {
+  if (typeof c === "string") {
+    const u = new URL(c);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}#${settings.historyTable}`;
+  }
+  return `${c.host}:${c.port ?? 5432}/${c.database}#${settings.historyTable}`;
+}
+
+const REF = /^sha256:[0-9a-f]{64}$/;
+
+/** `check`: fills the settings' defaults and lists every invalid input by its property path. */
+export function checkSchemaInputs(news: Record<string, unknown>): { inputs: Record<string, unknown>; failures: SchemaCheckFailure[] } {
+  const failures: SchemaCheckFailure[] = [];
+  const inputs: Record<string, unknown> = { ...news };
+  if (news.connection === undefined || news.connection === null || news.connection === "") failures.push({ property: "connection", reason: "a connection (URL or host/database/user) is required" });
+  if (typeof news.migrationsDir !== "string" && !containsUnknown(news.migrationsDir)) failures.push({ property: "migrationsDir", reason: "the migrations directory is required" });
+  if (!containsUnknown(news.settings)) {
+    const r = migrationSettingsSchema.safeParse(news.settings ?? {});
+    if (r.success) inputs.settings = r.data;
+    else for (const i of r.error.issues) failures.push({ property: ["settings", ...i.path.map(String)].join("."), reason: i.message });
+  }
+  if (!containsUnknown(news.migrations)) {
+    const list = news.migrations;
+    if (!Array.isArray(list)) failures.push({ property: "migrations", reason: "a list of { version, name, checksum }" });
+    else {
+      const seen = new Set<number>();
+      list.forEach((m: Partial<MigrationRef>, i) => {
+        if (!Number.isInteger(m?.version) || (m.version as number) < 0) failures.push({ property: `migrations[${i}].version`, reason: "a whole number" });
+        else if (seen.has(m.version!)) failures.push({ property: `migrations[${i}].version`, reason: `version ${m.version} appears twice` });
+        else seen.add(m.version!);
+        if (typeof m?.name !== "string" || !/^\d+_[A-Za-z0-9][A-Za-z0-9_-]*$/.test(m.name)) failures.push({ property: `migrations[${i}].name`, reason: "a migration name like 003_blockchain" });
+        if (typeof m?.checksum !== "string" || !REF.test(m.checksum)) failures.push({ property: `migrations[${i}].checksum`, reason: "sha256:<64 hex digits>" });
+      });
+      if (failures.length === 0) inputs.migrations = [...(list as MigrationRef[])].sort((a, b) => a.version - b.version);
+    }
+  }
+  return { inputs, failures };
+}
+
+/**
+ * The files behind the input list, read from the project. A file that differs from the list
+ * changed between the program's run and the provider's: refuse rather than apply something else.
+ */
+export function schemaSource(root: string, inputs: Pick<SchemaInputs, "migrations" | "migrationsDir">): MigrationSource {
+  const dir = new DirectoryMigrationSource(path.resolve(root, inputs.migrationsDir));
+  return {
+    location: dir.location,
+    async getMigrations(): Promise<Migration[]> {
+      const files = await dir.getMigrations();
+      const byVersion = new Map(files.map((m) => [m.version, m]));
+      const problems: string[] = [];
+      for (const ref of inputs.migrations) {
+        const m = byVersion.get(ref.version);
+        if (!m) problems.push(`${dir.location}: ${ref.name}.sql is in the resource's migration list but not on disk`);
+        else if (m.name !== ref.name || m.checksum !== ref.checksum) problems.push(`${m.file} changed while Pulumi ran (the program read ${ref.name} ${ref.checksum}, the file is now ${m.checksum}); run again`);
+      }
+      const listed = new Set(inputs.migrations.map((m) => m.version));
+      for (const m of files) if (!listed.has(m.version)) problems.push(`${m.file} appeared while Pulumi ran; run again`);
+      if (problems.length > 0) throw new MigrationError("source", problems.join("\n"), { problems });
+      return files;
+    },
+  };
+}
+
+export interface SchemaDiff {
+  /** True when `update` has work: migrations to run, rows to baseline or repair, drift to record, settings to store. */
+  changes: boolean;
+  plan: MigrationPlan;
+  /** Names of the migrations an update would apply (up) or revert (down), in order. */
+  pending: string[];
+  drift: Drift[];
+  /** Why the live database was not consulted (unknown during preview, or unreachable). */
+  notConsulted?: string;
+}
+
+/**
+ * `diff`: the plan against the live history when the database answers, else against the recorded
+ * outputs. A refused plan (changed checksum, blocked lint, missing file…) throws the engine's
+ * message, which fails the preview. Never a replace.
+ */
+export async function diffSchema(root: string, olds: Partial<SchemaOutputs>, news: SchemaInputs): Promise<SchemaDiff> {
+  const settings = parseMigrationSettings(news.settings);
+  const source = schemaSource(root, news);
+  const recorded = olds.applied ?? [];
+  let plan: MigrationPlan;
+  let notConsulted: string | undefined;
+  if (containsUnknown(news.connection)) {
+    notConsulted = "the connection is not known until apply";
+    plan = await planMigrations({ migrations: await source.getMigrations(), recorded, settings, location: source.location });
+  } else {
+    const r = await planAgainstDatabase({ connection: clientConfig(news.connection), source, settings, recorded });
+    plan = r.plan;
+    notConsulted = r.unreachable;
+  }
+  if (plan.problems.length > 0) throw new MigrationError("validation", plan.problems.join("\n"), { problems: plan.problems });
+  const pending = [...plan.toRevert, ...plan.toApply].map((m) => m.name);
+  const settingsChanged = canonical(olds.settings ?? null) !== canonical(settings) || olds.migrationsDir !== news.migrationsDir;
+  const connectionKept = settings.dropOnDelete && canonical(olds.connection ?? null) !== canonical(news.connection);
+  const changes =
+    pending.length > 0 || plan.toBaseline.length > 0 || plan.toRepair.length > 0 || plan.drift.length > 0 || settingsChanged || connectionKept;
+  return { changes, plan, pending, drift: plan.drift, notConsulted };
+}
+
+/** JSON with sorted keys: the state does not keep key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : x,
+  );
+}
+
+/** `create` and `update`: migrate, and return the outputs. Throws the engine's error on failure. */
+export async function applySchema(root: string, news: SchemaInputs): Promise<{ id: string; outs: SchemaOutputs }> {
+  const settings = parseMigrationSettings(news.settings);
+  const result = await migrate({
+    connection: clientConfig(news.connection),
+    source: schemaSource(root, news),
+    settings,
+    appliedBy: news.appliedBy,
+  });
+  if (result.error) {
+    const ran = [...result.applied, ...result.reverted].map((m) => m.name);
+    throw new Error(`${result.error.message}${ran.length > 0 ? `\n(before the failure, these ran and stay: ${ran.join(", ")})` : ""}`);
+  }
+  const view = await readDatabase(clientConfig(news.connection), settings);
+  const applied = (view.history ?? []).map(({ version, name, checksum }) => ({ version, name, checksum }));
+  return {
+    id: schemaId(news.connection, settings),
+    outs: {
+      appliedVersions: applied.map((m) => m.version),
+      currentVersion: applied.length > 0 ? applied[applied.length - 1].version : null,
+      applied,
+      migrationsDir: news.migrationsDir,
+      settings,
+      ...(settings.dropOnDelete ? { connection: news.connection } : {}),
+    },
+  };
+}
+
+/**
+ * `delete`: nothing, unless the stack set dropOnDelete (dev only): then every down file runs and
+ * the history table is dropped.
+ */
+export async function deleteSchema(root: string, olds: SchemaOutputs): Promise<"kept" | "dropped"> {
+  const settings = parseMigrationSettings(olds.settings);
+  if (!settings.dropOnDelete) return "kept";
+  if (!olds.connection) throw new Error("dropOnDelete is set but the state holds no connection; run `pulumi up` once before destroying, or drop the database by hand");
+  const source = new DirectoryMigrationSource(path.resolve(root, olds.migrationsDir));
+  const result = await revertAll({ connection: clientConfig(olds.connection), source, settings });
+  if (result.error) throw new Error(result.error.message);
+  return "dropped";
+}

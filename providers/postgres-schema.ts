@@ -1,0 +1,93 @@
+// `PostgresSchema`: the migrations of sql/migrations as a Pulumi resource. A thin dynamic provider
+// over engines/postgres (see schema-resource.ts for the logic): `pulumi preview --diff` lists the
+// migrations a merge adds, fails on an edited applied file or a blocked lint finding, and never
+// replaces the schema.
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { MigrationRef, MigrationSettingsInput } from "../engines/postgres";
+import type { SchemaConnection, SchemaInputs, SchemaOutputs } from "../engines/postgres/schema-resource";
+import { DirectoryMigrationSource, migrationRefs } from "../engines/postgres/source";
+import { loadEngine, projectRoot } from "./runtime";
+
+type SchemaEngine = typeof import("../engines/postgres/schema-resource");
+
+/** Loaded at call time in the provider's process: the methods capture no driver and no engine code. */
+function schemaEngine(): SchemaEngine {
+  return loadEngine<SchemaEngine>("engines/postgres/schema-resource");
+}
+
+/** The provider: every method delegates to the engine. */
+export const postgresSchemaProvider: pulumi.dynamic.ResourceProvider<SchemaInputs, SchemaOutputs> = {
+  async check(_olds, news) {
+    const { inputs, failures } = schemaEngine().checkSchemaInputs(news as unknown as Record<string, unknown>);
+    return { inputs: inputs as unknown as SchemaInputs, failures };
+  },
+
+  async diff(_id, olds, news) {
+    const d = await schemaEngine().diffSchema(projectRoot(), olds, news);
+    // Nothing about a schema is ever replaced: a replace would drop and rebuild a database.
+    return { changes: d.changes, replaces: [], deleteBeforeReplace: false };
+  },
+
+  async create(inputs) {
+    return schemaEngine().applySchema(projectRoot(), inputs);
+  },
+
+  async update(_id, _olds, news) {
+    const { outs } = await schemaEngine().applySchema(projectRoot(), news);
+    return { outs };
+  },
+
+  async delete(_id, olds) {
+    await schemaEngine().deleteSchema(projectRoot(), olds);
+  },
+};
+
+/** Arguments of `PostgresSchema`. */
+export interface PostgresSchemaArgs {
+  /** The database to migrate: a URL or host/port/database/user/password. Always stored as a secret. Required. */
+  connection: pulumi.Input<SchemaConnection>;
+  /** The migration files, relative to the project root. Default "sql/migrations". */
+  migrationsDir?: pulumi.Input<string>;
+  /** Every migration (version, name, checksum). Default: read from `migrationsDir` when the program runs. */
+  migrations?: pulumi.Input<MigrationRef[]>;
+  /** Migration settings of the stack (baselineVersion, targetVersion, protected, …). Default: the engine's defaults. */
+  settings?: pulumi.Input<MigrationSettingsInput>;
+  /** Recorded in the history table's applied_by. Default: the database user. */
+  appliedBy?: pulumi.Input<string>;
+}
+
+/** Reads the migration list from the project when the program runs (the preview shows its diff). */
+// (The program may import the engine directly: only the provider's methods are serialized.)
+export function migrationList(dir = "sql/migrations"): MigrationRef[] {
+  return migrationRefs(new DirectoryMigrationSource(path.resolve(projectRoot(), dir)).readSync());
+}
+
+export class PostgresSchema extends pulumi.dynamic.Resource {
+  /** Versions in the history table after the last update. */
+  declare readonly appliedVersions: pulumi.Output<number[]>;
+  /** The highest applied version, null for none. */
+  declare readonly currentVersion: pulumi.Output<number | null>;
+
+  constructor(name: string, args: PostgresSchemaArgs, opts?: pulumi.CustomResourceOptions) {
+    const migrationsDir = args.migrationsDir ?? "sql/migrations";
+    super(
+      postgresSchemaProvider,
+      name,
+      {
+        connection: pulumi.secret(args.connection),
+        migrationsDir,
+        migrations: args.migrations ?? pulumi.output(migrationsDir).apply((d) => migrationList(d)),
+        settings: args.settings ?? {},
+        appliedBy: args.appliedBy,
+        appliedVersions: undefined,
+        currentVersion: undefined,
+      },
+      // The connection is an output only on dropOnDelete stacks (delete needs it) and then encrypted.
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
+      // Type pulumi-nodejs:dynamic/nexus:PostgresSchema: policy packs can tell it from other dynamic resources.
+      "nexus",
+      "PostgresSchema",
+    );
+  }
+}
