@@ -50,28 +50,34 @@ export function describeHolder(h: LockHolder): string {
     .join(", ");
 }
 
-/** Takes the lock, waiting at most `timeoutMs`; the error names the holder. */
+/**
+ * Takes the lock, waiting at most `timeoutMs`; the error names the holder.
+ *
+ * Waits by polling `pg_try_advisory_lock` rather than blocking in `pg_advisory_lock`: a session
+ * blocked in that SELECT holds a snapshot, and the holder's `CREATE INDEX CONCURRENTLY` waits for
+ * every older snapshot, so the two would deadlock (flyway #1654 is this bug with a table lock).
+ * Between polls the waiter holds nothing.
+ */
 export async function acquireMigrationLock(client: Client, historyTable: string, timeoutMs: number): Promise<bigint> {
   const key = lockKey(historyTable);
-  await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
-  try {
-    await client.query("SELECT pg_advisory_lock($1::bigint)", [key.toString()]);
-  } catch (err) {
-    if ((err as { code?: string }).code !== "55P03") throw err;
-    const holder = await lockHolder(client, key).catch(() => undefined);
-    throw new MigrationError(
-      "lock",
-      `could not take the migration lock for ${historyTable} within ${timeoutMs} ms: ` +
-        (holder ? `held by ${describeHolder(holder)}` : "its holder has just let go (try again)") +
-        `. Another migrate is running: wait for it to finish` +
-        (holder ? `, or, if that session is stuck, end it with SELECT pg_terminate_backend(${holder.pid})` : "") +
-        `; a longer wait is the setting lockTimeoutMs.`,
-      { sqlstate: "55P03", cause: err },
-    );
-  } finally {
-    await client.query("RESET lock_timeout").catch(() => undefined);
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+    const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS ok", [key.toString()]);
+    if (r.rows[0].ok) return key;
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
   }
-  return key;
+  const holder = await lockHolder(client, key).catch(() => undefined);
+  throw new MigrationError(
+    "lock",
+    `could not take the migration lock for ${historyTable} within ${timeoutMs} ms: ` +
+      (holder ? `held by ${describeHolder(holder)}` : "its holder has just let go (try again)") +
+      `. Another migrate is running: wait for it to finish` +
+      (holder ? `, or, if that session is stuck, end it with SELECT pg_terminate_backend(${holder.pid})` : "") +
+      `; a longer wait is the setting lockTimeoutMs.`,
+    { sqlstate: "55P03" }, // lock_not_available, as a server-side lock_timeout would report
+  );
 }
 
 export async function releaseMigrationLock(client: Client, key: bigint): Promise<void> {

@@ -49,6 +49,24 @@ describe("two concurrent applies in two processes", () => {
   });
 });
 
+describe("a waiting applier and CREATE INDEX CONCURRENTLY", () => {
+  it("do not deadlock: the waiter holds no snapshot while the holder builds the index", async () => {
+    const db = await fresh();
+    const s = scratchDir();
+    cleanups.push(() => s.cleanup());
+    s.write("001_t.sql", "CREATE TABLE t (id int);\nINSERT INTO t SELECT generate_series(1, 10000);\n");
+    // Long enough that the second applier is already waiting when the index build starts.
+    s.write("002_pause.sql", "SELECT pg_sleep(1.5);\n");
+    s.write("003_idx.sql", "-- nexus:no-transaction\nCREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n");
+    const run = () => migrate({ connection: db.url, source: new DirectoryMigrationSource(s.dir), settings: { lockTimeoutMs: 30_000 } });
+    const [a, b] = await Promise.all([run(), new Promise((r) => setTimeout(r, 200)).then(run)]);
+    expect([a.error?.message, b.error?.message]).toEqual([undefined, undefined]);
+    expect([...a.applied, ...b.applied].map((m) => m.version).sort()).toEqual([1, 2, 3]);
+    const valid = await withClient(db.url, (c) => c.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_idx'::regclass"));
+    expect(valid.rows[0].indisvalid).toBe(true);
+  });
+});
+
 describe("SIGKILL of an applying process", () => {
   it(`leaves the database at a migration boundary, and the next apply completes (${ROUNDS} rounds)`, async () => {
     const dir = slowSet(60);
