@@ -216,40 +216,48 @@ export function redisSettingsSchema(profile: RedisSettingsProfile = {}) {
         .prefault({}),
     })
     .strict()
-    .superRefine((s, ctx) => {
-      if (s.tls.port !== undefined) {
-        if (!s.tls.certFile) ctx.addIssue({ code: "custom", path: ["tls", "certFile"], message: `tls.port ${s.tls.port} needs a certificate: set tls.certFile (PEM)` });
-        if (!s.tls.keyFile) ctx.addIssue({ code: "custom", path: ["tls", "keyFile"], message: `tls.port ${s.tls.port} needs the certificate's key: set tls.keyFile (PEM)` });
-        if (s.tls.authClients !== "no" && !s.tls.caCertFile)
-          ctx.addIssue({ code: "custom", path: ["tls", "caCertFile"], message: `tls.authClients "${s.tls.authClients}" needs tls.caCertFile to verify client certificates` });
-        if (s.tls.port === s.port) ctx.addIssue({ code: "custom", path: ["tls", "port"], message: `tls.port and port are both ${s.port}: use two ports` });
-      } else if (s.port === 0) {
-        ctx.addIssue({ code: "custom", path: ["port"], message: "port 0 turns off plain TCP, and no tls.port is set: the server would accept no client" });
-      }
-      if (!s.cluster && s.databases <= HIGHEST_DATABASE_INDEX) {
-        const beyond = LOGICAL_DATABASE_NAMES.filter((n) => LOGICAL_DATABASES[n].index >= s.databases)
-          .map((n) => `DB ${LOGICAL_DATABASES[n].index} (${n})`)
-          .join(", ");
-        ctx.addIssue({
-          code: "custom",
-          path: ["databases"],
-          message: `${s.databases} databases leave out ${beyond} of the keyspace layout: set databases to at least ${HIGHEST_DATABASE_INDEX + 1}`,
-        });
-      }
-      if (s.acl.defaultUser && !dev)
-        ctx.addIssue({ code: "custom", path: ["acl", "defaultUser"], message: "the passwordless default user is allowed only in dev: remove acl.defaultUser or set it false" });
-      const names = new Map<string, string>();
-      for (const role of ACL_ROLES) {
-        const u = s.acl.users[role];
-        if (u.name === "default") ctx.addIssue({ code: "custom", path: ["acl", "users", role, "name"], message: `"default" is Redis's built-in user: choose another name` });
-        const other = names.get(u.name);
-        if (other) ctx.addIssue({ code: "custom", path: ["acl", "users", role, "name"], message: `user name "${u.name}" is also the ${other} user's` });
-        names.set(u.name, role);
-      }
-    });
+    // Runs even when single fields failed (`when`), so one report lists every problem; the value
+    // may then hold raw input, hence the type guards.
+    .superRefine(
+      (s, ctx) => {
+        const tls = (typeof s.tls === "object" && s.tls) || ({} as Partial<RedisTls>);
+        if (typeof tls.port === "number") {
+          if (!tls.certFile) ctx.addIssue({ code: "custom", path: ["tls", "certFile"], message: `tls.port ${tls.port} needs a certificate: set tls.certFile (PEM)` });
+          if (!tls.keyFile) ctx.addIssue({ code: "custom", path: ["tls", "keyFile"], message: `tls.port ${tls.port} needs the certificate's key: set tls.keyFile (PEM)` });
+          if (tls.authClients !== undefined && tls.authClients !== "no" && !tls.caCertFile)
+            ctx.addIssue({ code: "custom", path: ["tls", "caCertFile"], message: `tls.authClients "${tls.authClients}" needs tls.caCertFile to verify client certificates` });
+          if (tls.port === s.port) ctx.addIssue({ code: "custom", path: ["tls", "port"], message: `tls.port and port are both ${s.port}: use two ports` });
+        } else if (s.port === 0) {
+          ctx.addIssue({ code: "custom", path: ["port"], message: "port 0 turns off plain TCP, and no tls.port is set: the server would accept no client" });
+        }
+        if (s.cluster !== true && typeof s.databases === "number" && s.databases <= HIGHEST_DATABASE_INDEX) {
+          const beyond = LOGICAL_DATABASE_NAMES.filter((n) => LOGICAL_DATABASES[n].index >= s.databases)
+            .map((n) => `DB ${LOGICAL_DATABASES[n].index} (${n})`)
+            .join(", ");
+          ctx.addIssue({
+            code: "custom",
+            path: ["databases"],
+            message: `${s.databases} databases leave out ${beyond} of the keyspace layout: set databases to at least ${HIGHEST_DATABASE_INDEX + 1}`,
+          });
+        }
+        if (s.acl?.defaultUser === true && !dev)
+          ctx.addIssue({ code: "custom", path: ["acl", "defaultUser"], message: "the passwordless default user is allowed only in dev: remove acl.defaultUser or set it false" });
+        const names = new Map<string, string>();
+        for (const role of ACL_ROLES) {
+          const name = s.acl?.users?.[role]?.name;
+          if (typeof name !== "string") continue;
+          if (name === "default") ctx.addIssue({ code: "custom", path: ["acl", "users", role, "name"], message: `"default" is Redis's built-in user: choose another name` });
+          const other = names.get(name);
+          if (other) ctx.addIssue({ code: "custom", path: ["acl", "users", role, "name"], message: `user name "${name}" is also the ${other} user's` });
+          names.set(name, role);
+        }
+      },
+      { when: () => true },
+    );
 }
 
 export type RedisSettingsInput = z.input<ReturnType<typeof redisSettingsSchema>>;
+type RedisTls = RedisSettings["tls"];
 export type RedisSettings = z.output<ReturnType<typeof redisSettingsSchema>>;
 
 /** Invalid Redis settings: every problem, each named by its config path (e.g. `redis.maxmemory`). */

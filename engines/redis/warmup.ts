@@ -369,9 +369,20 @@ export async function redisConnector(target: string | RedisOptions): Promise<{ c
       let c = clients.get(db);
       if (!c) {
         c = typeof target === "string" ? new IORedis(target, { ...opts, db }) : new IORedis({ ...target, ...opts, db });
-        c.on("error", () => undefined); // errors reach the awaiting command; no unhandled event
+        let lastError: Error | undefined;
+        // Errors reach the awaiting command; the first one is kept: a refused AUTH is followed by NOAUTH errors.
+        c.on("error", (e: Error) => (lastError ??= e));
         clients.set(db, c);
-        await c.connect();
+        try {
+          await c.connect();
+          await c.ping(); // connect() can resolve before AUTH was answered
+        } catch (e) {
+          await new Promise((r) => setTimeout(r, 20)); // the AUTH error event may trail the failed command
+          const o = c.options;
+          const who = o.username ? ` as ${o.username}` : "";
+          // ioredis reports a refused AUTH as "Connection is closed."; the error event has the reason.
+          throw new WarmupError(`cannot connect to Redis at ${o.host}:${o.port} (DB ${db})${who}: ${(lastError ?? (e as Error)).message}`, { cause: e });
+        }
       }
       return c;
     },

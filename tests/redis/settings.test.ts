@@ -53,6 +53,15 @@ describe("Redis settings", () => {
     expect(p).toEqual([{ path: "redis.maxmemory", message: expect.stringMatching(/"lots" is not a memory size.*256mb/) }]);
   });
 
+  it("reports a bad field and a cross-field problem together", () => {
+    expect(problems({ maxmemory: "lots", databases: 3, tls: { port: 6380 } }).map((x) => x.path).sort()).toEqual([
+      "redis.databases",
+      "redis.maxmemory",
+      "redis.tls.certFile",
+      "redis.tls.keyFile",
+    ]);
+  });
+
   it("rejects an unknown eviction policy", () => {
     const p = problems({ maxmemoryPolicy: "allkeys-lfru" });
     expect(p.map((x) => x.path)).toEqual(["redis.maxmemoryPolicy"]);
