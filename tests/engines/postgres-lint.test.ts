@@ -86,7 +86,7 @@ describe("protected stacks", () => {
 
       const allowed = await migrate({ connection: db.url, source: new DirectoryMigrationSource(s.dir), settings: { protected: true, allowDestructive: ["003_drop"] } });
       expect(allowed.error).toBeUndefined();
-      expect(allowed.applied.map((m) => m.name)).toEqual(["003_drop"]);
+      expect(allowed.applied.map((m) => m.name)).toEqual(["002_ok", "003_drop"]);
       expect(allowed.plan?.findings.map((f) => f.rule)).toEqual(["drop-column"]);
       expect((await historyRows(db.url)).map((r) => r.version)).toEqual([1, 2, 3]);
     } finally {
