@@ -13,7 +13,7 @@ type Engine = typeof import("../engines/mongo");
 /** How to reach the server. Secret as a whole: the URL carries credentials. */
 export interface MongoConnection {
   url: string;
-  tls?: { enabled?: boolean; caFile?: string; certificateKeyFile?: string; allowInvalidHostnames?: boolean };
+  tls?: { enabled?: boolean; caFile?: string; caPem?: string; certificateKeyFile?: string; allowInvalidHostnames?: boolean };
 }
 
 export interface MongoSchemaUsers {

@@ -2,7 +2,8 @@
 import { MongoClient, type MongoClientOptions } from "mongodb";
 import type { MongoSettings } from "./settings";
 
-export type MongoTlsSettings = MongoSettings["tls"];
+/** The stack's TLS settings, plus a CA given as PEM text (a stack's generated CA has no file). */
+export type MongoTlsSettings = MongoSettings["tls"] & { caPem?: string };
 
 /** Driver options for the stack's TLS settings (the URL's own `tls=` options still apply). */
 export function clientOptions(tls?: Partial<MongoTlsSettings>, extra: MongoClientOptions = {}): MongoClientOptions {
@@ -10,6 +11,7 @@ export function clientOptions(tls?: Partial<MongoTlsSettings>, extra: MongoClien
   if (tls?.enabled) {
     o.tls = true;
     if (tls.caFile) o.tlsCAFile = tls.caFile;
+    else if (tls.caPem) o.ca = tls.caPem;
     if (tls.certificateKeyFile) o.tlsCertificateKeyFile = tls.certificateKeyFile;
     if (tls.allowInvalidHostnames) o.tlsAllowInvalidHostnames = true;
   }

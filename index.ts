@@ -1,0 +1,40 @@
+// The nexus-db program: reads the typed stack config and builds the database layer.
+import * as pulumi from "@pulumi/pulumi";
+import { readStackConfig } from "./config/read";
+import { DatabaseLayer } from "./components/database-layer";
+
+const config = readStackConfig();
+const layer = new DatabaseLayer("nexus", { config }, { protect: false });
+
+// The backend's variables (the spec's .env) — secrets: they carry passwords. `npm run env` writes them to .env.
+export const DATABASE_URL = layer.env.DATABASE_URL;
+export const DATABASE_MAX_CONNECTIONS = layer.env.DATABASE_MAX_CONNECTIONS;
+export const MONGODB_URL = layer.env.MONGODB_URL;
+export const REDIS_URL = layer.env.REDIS_URL;
+/** URLs per role, for operators and analytics (secrets). */
+export const urls = layer.urls;
+/** The CA certificate clients verify the stores with. */
+export const caCertPem = layer.caCertPem;
+
+export const postgres = {
+  host: layer.postgres.host,
+  port: layer.postgres.port,
+  database: layer.postgres.database,
+  tls: layer.postgres.tls,
+  schemaVersion: layer.postgres.schema.currentVersion,
+  appliedMigrations: layer.postgres.schema.appliedVersions,
+};
+export const mongo = {
+  host: layer.mongo.host,
+  port: layer.mongo.port,
+  database: layer.mongo.database,
+  tls: layer.mongo.tls,
+  collections: layer.mongo.schema.managedCollections,
+  indexes: layer.mongo.schema.managedIndexes,
+  unsupportedByServer: layer.mongo.schema.unsupported,
+};
+export const redis = {
+  endpoint: layer.redis.endpoint.apply(({ caPem: _ca, ...e }) => e),
+  notApplied: layer.redis.notApplied ?? pulumi.output([] as string[]),
+};
+export const environment = config.environment;
