@@ -33,8 +33,8 @@ export const postgresSchemaProvider: pulumi.dynamic.ResourceProvider<SchemaInput
     return schemaEngine().applySchema(projectRoot(), inputs);
   },
 
-  async update(_id, _olds, news) {
-    const { outs } = await schemaEngine().applySchema(projectRoot(), news);
+  async update(_id, olds, news) {
+    const { outs } = await schemaEngine().applySchema(projectRoot(), news, olds.applied ?? []);
     return { outs };
   },
 
@@ -68,6 +68,8 @@ export class PostgresSchema extends pulumi.dynamic.Resource {
   declare readonly appliedVersions: pulumi.Output<number[]>;
   /** The highest applied version, null for none. */
   declare readonly currentVersion: pulumi.Output<number | null>;
+  /** Rows the last update found applied or removed outside the stack, one message each. */
+  declare readonly driftAtLastUpdate: pulumi.Output<string[]>;
 
   constructor(name: string, args: PostgresSchemaArgs, opts?: pulumi.CustomResourceOptions) {
     const migrationsDir = args.migrationsDir ?? "sql/migrations";
@@ -82,6 +84,7 @@ export class PostgresSchema extends pulumi.dynamic.Resource {
         appliedBy: args.appliedBy,
         appliedVersions: undefined,
         currentVersion: undefined,
+        driftAtLastUpdate: undefined,
       },
       // The connection is an output only on dropOnDelete stacks (delete needs it) and then encrypted.
       pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),

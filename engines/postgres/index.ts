@@ -5,6 +5,7 @@ export * from "./lint";
 export * from "./lock";
 export * from "./migrator";
 export * from "./plan";
+export * from "./schema-resource";
 export * from "./settings";
 export * from "./source";
 export { lineAtOffset, lineAtPgPosition, splitStatements, SqlSyntaxError, type SqlStatement } from "./sql-text";

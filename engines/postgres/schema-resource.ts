@@ -5,7 +5,7 @@ import * as path from "node:path";
 import type { ClientConfig } from "pg";
 import { MigrationError } from "./errors";
 import { migrate, planAgainstDatabase, readDatabase, revertAll, type ConnectionInput } from "./migrator";
-import { planMigrations, type Drift, type MigrationPlan } from "./plan";
+import { driftBetween, planMigrations, type Drift, type MigrationPlan } from "./plan";
 import { migrationSettingsSchema, parseMigrationSettings, type MigrationSettings } from "./settings";
 import { DirectoryMigrationSource, type Migration, type MigrationRef, type MigrationSource } from "./source";
 
@@ -47,6 +47,11 @@ export interface SchemaOutputs {
   applied: MigrationRef[];
   migrationsDir: string;
   settings: MigrationSettings;
+  /**
+   * What the last update found changed outside the stack (rows applied or removed by someone else),
+   * one message each; [] when nothing. Dynamic providers cannot log to the engine, so it is kept here.
+   */
+  driftAtLastUpdate: string[];
   connection?: SchemaConnection;
 }
 
@@ -186,9 +191,17 @@ function canonical(v: unknown): string {
   );
 }
 
-/** `create` and `update`: migrate, and return the outputs. Throws the engine's error on failure. */
-export async function applySchema(root: string, news: SchemaInputs): Promise<{ id: string; outs: SchemaOutputs }> {
+/**
+ * `create` and `update`: migrate, and return the outputs. Throws the engine's error on failure.
+ * `recorded` (update only: the old outputs' applied list) is compared with the live history first.
+ */
+export async function applySchema(root: string, news: SchemaInputs, recorded?: MigrationRef[]): Promise<{ id: string; outs: SchemaOutputs }> {
   const settings = parseMigrationSettings(news.settings);
+  let driftAtLastUpdate: string[] = [];
+  if (recorded) {
+    const before = await readDatabase(clientConfig(news.connection), settings);
+    if (before.history) driftAtLastUpdate = driftBetween(before.history, recorded).map((d) => d.message);
+  }
   const result = await migrate({
     connection: clientConfig(news.connection),
     source: schemaSource(root, news),
@@ -209,6 +222,7 @@ export async function applySchema(root: string, news: SchemaInputs): Promise<{ i
       applied,
       migrationsDir: news.migrationsDir,
       settings,
+      driftAtLastUpdate,
       ...(settings.dropOnDelete ? { connection: news.connection } : {}),
     },
   };

@@ -100,6 +100,7 @@ describe("PostgresSchema provider", () => {
     expect((await provider.diff!(id, outs!, news)).changes).toBe(true);
     const updated = await provider.update!(id, outs!, news);
     expect(updated.outs!.appliedVersions).toEqual([1, 2, 3, 4, 5]);
+    expect(updated.outs!.driftAtLastUpdate).toEqual([expect.stringMatching(/^005_reports was applied outside this stack by postgres on /)]);
     expect((await engine.diffSchema(ROOT, updated.outs!, news)).changes).toBe(false);
   });
 
