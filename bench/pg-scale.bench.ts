@@ -50,8 +50,14 @@ async function fullApply(count: number): Promise<{ ms: number; noopMs: number; p
 
 async function main(): Promise<void> {
   await fullApply(20); // warm-up: the parser's WebAssembly, connections, page cache
-  const small = await fullApply(100);
-  console.log(`100 migrations: apply ${small.ms.toFixed(0)} ms (${(small.ms / 100).toFixed(2)} ms each), no-op migrate ${small.noopMs.toFixed(1)} ms, plan ${small.planMs.toFixed(1)} ms`);
+  // The 100-migration figure is short and the machine is shared: the median of three runs.
+  const smalls: Awaited<ReturnType<typeof fullApply>>[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await fullApply(100);
+    smalls.push(r);
+    console.log(`100 migrations: apply ${r.ms.toFixed(0)} ms (${(r.ms / 100).toFixed(2)} ms each), no-op migrate ${r.noopMs.toFixed(1)} ms, plan ${r.planMs.toFixed(1)} ms`);
+  }
+  const small = smalls.sort((a, b) => a.ms - b.ms)[1];
   const big = await fullApply(1000);
   console.log(`1000 migrations: apply ${big.ms.toFixed(0)} ms (${(big.ms / 1000).toFixed(2)} ms each), no-op migrate ${big.noopMs.toFixed(1)} ms, plan ${big.planMs.toFixed(1)} ms`);
 
@@ -69,7 +75,7 @@ async function main(): Promise<void> {
     baseline: small.ms / 100,
     unit: "ms",
     goal: 1.15,
-    note: `per migration: ${(small.ms / 100).toFixed(2)} ms at 100, ${(big.ms / 1000).toFixed(2)} ms at 1,000`,
+    note: `per migration: ${(small.ms / 100).toFixed(2)} ms at 100 (median of 3 runs), ${(big.ms / 1000).toFixed(2)} ms at 1,000`,
   });
 }
 

@@ -225,7 +225,7 @@ function ref(m: MigrationRef): MigrationRef {
 /** The highest version still applied after reverting `reverted` (for "the database stays at …"). */
 function lowerApplied(history: HistoryRow[], result: MigrateResult, reverted: number): number | null {
   const gone = new Set([...result.reverted.map((r) => r.version), reverted]);
-  const left = history.map((r) => r.version).filter((v) => !gone.has(v));
+  const left = [...history, ...result.baselined].map((r) => r.version).filter((v) => !gone.has(v));
   return left.length > 0 ? Math.max(...left) : null;
 }
 
