@@ -41,7 +41,7 @@ export type SecretKey = (typeof SECRET_KEYS)[number];
 const port = z.number().int().min(1).max(65535);
 const hostName = z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, "a host name or IP address");
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "a lower-case SQL identifier (letters, digits, _)");
-const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9._-]+)?$/, "an image reference like postgres:16");
+const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$/, "an image reference like postgres:16");
 const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, "an image digest like sha256:<64 hex digits>");
 
 /** Container settings shared by the three stores on the docker backend. */

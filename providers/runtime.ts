@@ -28,9 +28,7 @@ export function projectRoot(): string {
  * current process, registering tsx once so that TypeScript engines run without a build step.
  */
 export function loadEngine<T>(relativePath: string): T {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const path = require("node:path") as typeof import("node:path");
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const fs = require("node:fs") as typeof import("node:fs");
   const root = projectRoot();
   const base = path.join(root, relativePath);
@@ -43,10 +41,8 @@ export function loadEngine<T>(relativePath: string): T {
   }
   const g = globalThis as { __nexusTsxRegistered?: boolean };
   if (!g.__nexusTsxRegistered && file.endsWith(".ts")) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     (require("tsx/cjs/api") as { register(): void }).register();
     g.__nexusTsxRegistered = true;
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(file) as T;
 }
