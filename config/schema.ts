@@ -8,6 +8,7 @@ import { z } from "zod";
 import { migrationSettingsSchema } from "../engines/postgres/settings";
 import { mongoSettingsSchema } from "../engines/mongo/settings";
 import { redisSettingsSchema } from "../engines/redis/settings";
+import { atlasSchema, cloudProblems, elastiCacheSchema, rdsSchema } from "./cloud";
 
 export const NAMESPACE = "nexus-db";
 
@@ -144,8 +145,8 @@ function postgresSchema(env: Environment) {
     docker: containerSchema({ image: "postgres:16", port: 5432, memoryMb: 1024, cpus: 1 }).prefault({}),
     /** The existing server (external backend). */
     external: externalPostgresSchema.prefault({}),
-    /** Cloud settings (cloud backend): see the cloud section of the README. */
-    cloud: z.record(z.string(), z.unknown()).default({}),
+    /** Amazon RDS (cloud backend): see config/cloud.ts and docs/cloud.md. */
+    cloud: rdsSchema.prefault({}),
     /** How migrations are applied: see engines/postgres/settings.ts. */
     migrations: migrationSettingsSchema.prefault({}),
     /** Load sql/seeds/*.sql after the migrations. Default: true on dev/local/ci, refused on protected stacks. */
@@ -162,8 +163,8 @@ function mongoSchema(env: Environment) {
     docker: containerSchema({ image: "mongo:7", port: 27017, memoryMb: 1024, cpus: 1 }).prefault({}),
     /** The existing server (external backend). */
     external: externalMongoSchema.prefault({}),
-    /** Cloud settings (cloud backend, MongoDB Atlas). */
-    cloud: z.record(z.string(), z.unknown()).default({}),
+    /** MongoDB Atlas (cloud backend): see config/cloud.ts and docs/cloud.md. */
+    cloud: atlasSchema.prefault({}),
     /** Collections, indexes, TTLs, users: see engines/mongo/settings.ts. */
     settings: mongoSettingsSchema.prefault({}),
   });
@@ -178,8 +179,8 @@ function redisSchema(env: Environment) {
     docker: containerSchema({ image: "redis:7", port: 6379, memoryMb: 512, cpus: 0.5 }).prefault({}),
     /** The existing server (external backend). */
     external: externalRedisSchema.prefault({}),
-    /** Cloud settings (cloud backend, ElastiCache). */
-    cloud: z.record(z.string(), z.unknown()).default({}),
+    /** Amazon ElastiCache (cloud backend): see config/cloud.ts and docs/cloud.md. */
+    cloud: elastiCacheSchema.prefault({}),
     /** redis.conf and ACL users: see engines/redis/settings.ts. */
     settings: redisSettingsSchema({ dev: env === "dev" || env === "local" || env === "ci" }).prefault({}),
     /** Cache warmup from PostgreSQL on `pulumi up`. Default true. */
@@ -263,6 +264,7 @@ export function stackConfigSchema(env: Environment) {
         issue(["mongo", "settings", "dropCollectionsOnDelete"], "only dev stacks may drop collections");
       }
       if (c.ephemeral && c.environment !== "dev") issue(["ephemeral"], "only dev stacks may be ephemeral");
+      for (const [path, message] of cloudProblems(c)) issue(path, message);
     });
 }
 
