@@ -37,4 +37,6 @@ export const redis = {
   endpoint: layer.redis.endpoint.apply(({ caPem: _ca, ...e }) => e),
   notApplied: layer.redis.notApplied ?? pulumi.output([] as string[]),
 };
+/** The admin tools of a dev stack: where they answer, their logins, their password (secret). */
+export const devTools = layer.devTools && { urls: layer.devTools.urls, logins: layer.devTools.logins, password: layer.devTools.password };
 export const environment = config.environment;

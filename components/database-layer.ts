@@ -8,6 +8,7 @@ import { Postgres, postgresUrl, type PgConnection } from "./postgres";
 import { Redis } from "./redis";
 import { secretConfigValue, stackPassword } from "./secrets";
 import { Certificates } from "./tls";
+import { DevTools } from "./dev-tools";
 
 export interface DatabaseLayerArgs {
   /** The parsed stack config. Required. */
@@ -29,6 +30,8 @@ export class DatabaseLayer extends pulumi.ComponentResource {
   };
   /** Per-role URLs (secrets). */
   readonly urls: Record<string, pulumi.Output<string>>;
+  /** pgAdmin, Mongo Express, Redis Commander (when `docker.devTools` is on). */
+  readonly devTools?: DevTools;
 
   constructor(name: string, args: DatabaseLayerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nexus:db:DatabaseLayer", name, {}, opts);
@@ -66,11 +69,15 @@ export class DatabaseLayer extends pulumi.ComponentResource {
       );
     }
 
+    const postgresAdminPassword = cfg.postgres.backend === "docker" ? pw("postgres-admin", "postgresAdminPassword") : (optional("postgresAdminPassword") ?? "");
+    const mongoAdminPassword = cfg.mongo.backend === "docker" ? pw("mongo-admin", "mongoAdminPassword") : optional("mongoAdminPassword");
+    const redisAdminPassword = pw("redis-admin", "redisAdminPassword");
+
     this.postgres = new Postgres(
       `${name}-postgres`,
       {
         config: cfg,
-        adminPassword: cfg.postgres.backend === "docker" ? pw("postgres-admin", "postgresAdminPassword") : (optional("postgresAdminPassword") ?? ""),
+        adminPassword: postgresAdminPassword,
         passwords: {
           owner: pw("postgres-owner", "postgresOwnerPassword"),
           app: pw("postgres-app", "postgresAppPassword"),
@@ -86,7 +93,7 @@ export class DatabaseLayer extends pulumi.ComponentResource {
       `${name}-mongo`,
       {
         config: cfg,
-        adminPassword: cfg.mongo.backend === "docker" ? pw("mongo-admin", "mongoAdminPassword") : optional("mongoAdminPassword"),
+        adminPassword: mongoAdminPassword,
         passwords: { app: pw("mongo-app", "mongoAppPassword"), analytics: pw("mongo-analytics", "mongoAnalyticsPassword") },
         tls: certs && { caCertPem: certs.caCertPem, server: certs.servers.mongo },
         network: network?.name,
@@ -99,7 +106,7 @@ export class DatabaseLayer extends pulumi.ComponentResource {
       {
         config: cfg,
         passwords: {
-          admin: pw("redis-admin", "redisAdminPassword"),
+          admin: redisAdminPassword,
           app: pw("redis-app", "redisAppPassword"),
           readonly: pw("redis-readonly", "redisReadonlyPassword"),
           warmup: pw("redis-warmup", "redisWarmupPassword"),
@@ -110,6 +117,25 @@ export class DatabaseLayer extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+
+    // The spec's dev profile: admin tools wired to the three containers (dev stacks only).
+    const allDocker = [cfg.postgres.backend, cfg.mongo.backend, cfg.redis.backend].every((b) => b === "docker");
+    if (cfg.docker.devTools && !(allDocker && network && certs && mongoAdminPassword)) {
+      pulumi.log.warn("nexus-db:docker.devTools: the admin tools need the docker backend for postgres, mongo and redis with TLS; not created", this);
+    } else if (cfg.docker.devTools && network && certs && mongoAdminPassword) {
+      this.devTools = new DevTools(
+        `${name}-devtools`,
+        {
+          config: cfg,
+          network: network.name,
+          caCertPem: certs.caCertPem,
+          postgresAdminPassword,
+          mongoAdmin: { user: "nexus_admin", password: mongoAdminPassword },
+          redisAdmin: { user: this.redis.settings.acl.users.admin.name, password: redisAdminPassword },
+        },
+        { parent: this, dependsOn: [this.postgres, this.mongo, this.redis] },
+      );
+    }
 
     const pgUrl = (c: pulumi.Output<PgConnection>) => pulumi.secret(c.apply((x) => postgresUrl(x)));
     this.env = {

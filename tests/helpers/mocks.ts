@@ -1,0 +1,166 @@
+// The mock runtime for component tests: every registered resource recorded with its inputs (as the
+// engine would receive them) and its options (protect, retainOnDelete, dependsOn… as the component
+// passed them), fake outputs for the providers' computed properties, and one helper to await outputs.
+//
+// Call `installMocks` before importing any module that creates resources (the program, components):
+//
+//   const mocks = installMocks({ stack: "dev" });
+//   const { DatabaseLayer } = await import("../../components/database-layer");
+//   const layer = new DatabaseLayer("nexus", { config }, { transformations: [mocks.recordOptions] });
+//   await mocks.settle();
+//   expect(mocks.byName("nexus-postgres-container").inputs.ports).toEqual([...]);
+import * as pulumi from "@pulumi/pulumi";
+
+/** A resource as the mock engine saw it register. */
+export interface RegisteredResource {
+  /** Type token, e.g. `docker:index/container:Container`, `nexus:db:Postgres`. */
+  type: string;
+  name: string;
+  /** Inputs as plain values (secrets unwrapped, resource references resolved). */
+  inputs: Record<string, any>;
+  /** Custom resource (false for components). */
+  custom: boolean;
+}
+
+/** A resource as its component constructed it: the resource options it passed. */
+export interface ConstructedResource {
+  resource: pulumi.Resource;
+  type: string;
+  name: string;
+  opts: pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions;
+}
+
+export interface MockRuntime {
+  /** Every resource registered so far, in registration order. */
+  readonly registered: RegisteredResource[];
+  /** Every resource constructed under a component given `recordOptions`, in construction order. */
+  readonly constructed: ConstructedResource[];
+  /** Pass in `transformations` of the top-level component: children inherit it. */
+  readonly recordOptions: pulumi.ResourceTransformation;
+  /** Waits until every registration and output resolution in flight has finished. */
+  settle(): Promise<void>;
+  /** The registered resource of that name; throws listing the names when there is none. */
+  byName(name: string): RegisteredResource;
+  /** The options the resource of that name was constructed with. */
+  optionsOf(name: string): ConstructedResource["opts"];
+  /** Registered resources of a type token (exact, or ending with `:<suffix>`). */
+  ofType(type: string): RegisteredResource[];
+  /** Forgets what was recorded (between programs in one file). */
+  reset(): void;
+}
+
+export interface InstallMocksArgs {
+  /** Default "nexus-db". */
+  project?: string;
+  /** Default "dev". */
+  stack?: string;
+  /** Stack config, full keys (`nexus-db:postgresAppPassword`) → string values. Default {}. */
+  config?: Record<string, string>;
+  /** Which of `config`'s keys are secrets. Default []. */
+  secretKeys?: string[];
+}
+
+/** The fake computed outputs a provider would return, per type. Inputs are echoed back as well. */
+export function fakeOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `mockpw${name.replace(/[^A-Za-z0-9]/g, "")}`, bcryptHash: "$2a$10$mock" };
+    case "tls:index/privateKey:PrivateKey":
+      return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${name}\n-----END PRIVATE KEY-----\n`, publicKeyPem: `pub-${name}` };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n` };
+    case "tls:index/certRequest:CertRequest":
+      return { certRequestPem: `csr-${name}` };
+    case "docker:index/remoteImage:RemoteImage":
+      return { imageId: `sha256:mock-${inputs.name}`, repoDigest: `${inputs.name}@sha256:mock` };
+    case "docker:index/container:Container":
+      return { networkDatas: [], exitCode: null };
+  }
+  if (type.endsWith(":PostgresSchema")) return { appliedVersions: [1, 2, 3], currentVersion: 3, driftAtLastUpdate: [] };
+  if (type.endsWith(":PostgresGrants")) return { statements: 12 };
+  if (type.endsWith(":PostgresSeedData")) return { loaded: ["seed.sql"] };
+  if (type.endsWith(":PostgresRoles")) return { createdDatabase: true };
+  if (type.endsWith(":RedisServerSettings")) return { notApplied: [] };
+  return {};
+}
+
+/** The wire format's secret marker (nested secrets reach the mocks still wrapped in it). */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Inputs with every nested secret replaced by its value. */
+export function unwrapSecrets(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (o[SECRET_SIG] === SECRET_VALUE) return unwrapSecrets(o.value);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
+  }
+  return v;
+}
+
+export function installMocks(args: InstallMocksArgs = {}): MockRuntime {
+  const registered: RegisteredResource[] = [];
+  const constructed: ConstructedResource[] = [];
+  pulumi.runtime.setAllConfig(args.config ?? {}, args.secretKeys ?? []);
+  pulumi.runtime.setMocks(
+    {
+      newResource(a: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+        registered.push({ type: a.type, name: a.name, inputs: unwrapSecrets(a.inputs) as Record<string, any>, custom: a.custom ?? true });
+        return { id: `${a.name}-id`, state: { ...a.inputs, ...fakeOutputs(a.type, a.name, a.inputs) } };
+      },
+      call(a: pulumi.runtime.MockCallArgs) {
+        return a.inputs;
+      },
+    },
+    args.project ?? "nexus-db",
+    args.stack ?? "dev",
+    false,
+  );
+  const names = () => registered.map((r) => r.name).join(", ");
+  return {
+    registered,
+    constructed,
+    recordOptions: ({ resource, type, name, props, opts }) => {
+      constructed.push({ resource, type, name, opts: { ...opts } });
+      return { props, opts };
+    },
+    async settle() {
+      // waitForRPCs is the SDK's own wait at the end of a program: it loops until nothing is in flight.
+      await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    },
+    byName(name) {
+      const r = registered.find((x) => x.name === name);
+      if (!r) throw new Error(`no resource named ${name}; registered: ${names()}`);
+      return r;
+    },
+    optionsOf(name) {
+      const r = constructed.find((x) => x.name === name);
+      if (!r) throw new Error(`no resource named ${name} was constructed under a recording component`);
+      return r.opts;
+    },
+    ofType(type) {
+      return registered.filter((r) => r.type === type || r.type.endsWith(`:${type}`));
+    },
+    reset() {
+      registered.length = 0;
+      constructed.length = 0;
+    },
+  };
+}
+
+/** The value of an output (the only way tests read one: never assert inside an apply). */
+export function valueOf<T>(o: pulumi.Input<T>): Promise<T> {
+  return new Promise<T>((resolve) => {
+    pulumi.output(o).apply((v) => {
+      resolve(v as T);
+      return v;
+    });
+  });
+}
+
+/** Whether an output is marked secret. */
+export function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
+  return pulumi.isSecret(o);
+}
