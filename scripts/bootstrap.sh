@@ -87,15 +87,34 @@ fi
 # the module proxy reachable here refuses (403 for every version and for its version list).
 # Up to v3.68 it was a package of sdk/v3, which the proxy serves, so we build it from there.
 # Its gRPC protocol is what the CLI still speaks; the tests run up/preview/destroy through it.
+# One addition: the CLI starts Node.js policy packs through the host's RunPlugin, which v3.68
+# answers "not supported"; tools/pulumi-language-nodejs/run_plugin.go implements it (policy packs
+# only), compiled into a copy of the host's main package.
 LANGHOST_SDK_VERSION="${LANGHOST_SDK_VERSION:-v3.68.0}"
+LANGHOST_PATCH=tools/pulumi-language-nodejs/run_plugin.go
+LANGHOST_ID="$LANGHOST_SDK_VERSION+runplugin-$(sha256sum "$LANGHOST_PATCH" | cut -c1-12)"
 LANGHOST_STAMP="$BIN/.pulumi-language-nodejs.version"
-if [ ! -x "$BIN/pulumi-language-nodejs" ] || [ "$(cat "$LANGHOST_STAMP" 2>/dev/null)" != "$LANGHOST_SDK_VERSION" ]; then
-  log "building pulumi-language-nodejs from sdk/v3@$LANGHOST_SDK_VERSION"
-  go_build_in_wrapper "$NEXUS_CACHE/build/pulumi-language-nodejs" "$BIN/pulumi-language-nodejs" \
-    github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
-    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGHOST_SDK_VERSION" \
-    "github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION"
-  echo "$LANGHOST_SDK_VERSION" > "$LANGHOST_STAMP"
+if [ ! -x "$BIN/pulumi-language-nodejs" ] || [ "$(cat "$LANGHOST_STAMP" 2>/dev/null)" != "$LANGHOST_ID" ]; then
+  log "building pulumi-language-nodejs from sdk/v3@$LANGHOST_SDK_VERSION with RunPlugin for policy packs"
+  lh_dir="$NEXUS_CACHE/build/pulumi-language-nodejs"
+  rm -rf "$lh_dir" && mkdir -p "$lh_dir"
+  cp "$LANGHOST_PATCH" "$lh_dir/"
+  (
+    cd "$lh_dir"
+    printf 'module nexus-db-build/langhost\n\ngo 1.25\n' > go.mod
+    GOFLAGS=-mod=mod go get "github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION"
+    src="$(GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)/nodejs/cmd/pulumi-language-nodejs"
+    for f in "$src"/*.go; do case "$f" in *_test.go) ;; *) install -m 644 "$f" . ;; esac; done
+    # The stub stays, renamed, so the host's own code is otherwise untouched.
+    perl -0pi -e 's/func \(host \*nodeLanguageHost\) RunPlugin\(/func (host *nodeLanguageHost) runPluginUnsupported(/' main.go
+    grep -q runPluginUnsupported main.go || { echo "RunPlugin stub not found in $src/main.go" >&2; exit 1; }
+    GOFLAGS=-mod=mod go mod tidy
+    # Build beside, then rename: running stacks keep the binary they started with.
+    go build -trimpath -o "$BIN/.pulumi-language-nodejs.new" \
+      -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGHOST_SDK_VERSION" .
+  )
+  mv -f "$BIN/.pulumi-language-nodejs.new" "$BIN/pulumi-language-nodejs"
+  echo "$LANGHOST_ID" > "$LANGHOST_STAMP"
 fi
 
 # The dynamic-provider plugin is a shell script inside the npm package; the CLI looks for it
