@@ -9,13 +9,6 @@ import { connect as tlsConnect } from "node:tls";
 import type Redis from "ioredis";
 import type { RedisOptions } from "ioredis";
 
-export interface BulkSet {
-  key: string;
-  value: string;
-  /** Absolute expiry in ms since epoch (SET … PXAT), or none. */
-  pxat?: number;
-}
-
 interface Pending {
   remaining: number;
   firstError?: { index: number; message: string };
@@ -71,7 +64,7 @@ export class BulkWriter {
     const hello: string[][] = [];
     if (o.password) hello.push(o.username ? ["AUTH", o.username, o.password] : ["AUTH", o.password]);
     if (o.db) hello.push(["SELECT", String(o.db)]);
-    for (const cmd of hello) await w.send([encodeCommand(cmd)], [cmd[0]]);
+    for (const cmd of hello) await w.send(encodeCommand(cmd), 1, [cmd[0]]);
     return w;
   }
 
@@ -104,28 +97,32 @@ export class BulkWriter {
     this.partial = text.slice(start);
   }
 
-  private send(parts: string[], keys: string[]): Promise<void> {
+  /** Writes `payload` (`count` commands) and resolves when all their replies arrived. */
+  private send(payload: string, count: number, keys: string[]): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ remaining: parts.length, size: parts.length, resolve, reject, keys });
-      this.socket.write(parts.join(""));
+      this.queue.push({ remaining: count, size: count, resolve, reject, keys });
+      this.socket.write(payload);
     });
   }
 
   /**
-   * Sends the batch as one write. Up to `window` batches are in flight; this resolves once the
-   * batch that fell out of the window was acknowledged. `flush()` waits for the rest.
+   * Sends entries[start, end) as one write. Up to `window` batches are in flight; this resolves
+   * once the batch that fell out of the window was acknowledged. `flush()` waits for the rest.
    */
-  async set(batch: BulkSet[]): Promise<void> {
-    const parts = new Array<string>(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      const e = batch[i];
-      parts[i] =
-        e.pxat === undefined
+  async set<E extends { key: string; value: string }>(entries: E[], start: number, end: number, expiry: (e: E) => number | undefined): Promise<void> {
+    let out = "";
+    const keys = new Array<string>(end - start);
+    for (let i = start; i < end; i++) {
+      const e = entries[i];
+      const pxat = expiry(e);
+      out +=
+        pxat === undefined
           ? `*3\r\n$3\r\nSET\r\n${bulk(e.key)}${bulk(e.value)}`
-          : `*5\r\n$3\r\nSET\r\n${bulk(e.key)}${bulk(e.value)}$4\r\nPXAT\r\n${bulk(String(e.pxat))}`;
+          : `*5\r\n$3\r\nSET\r\n${bulk(e.key)}${bulk(e.value)}$4\r\nPXAT\r\n${bulk(String(pxat))}`;
+      keys[i - start] = e.key;
     }
-    const p = this.send(parts, batch.map((e) => `SET ${e.key}`));
+    const p = this.send(out, end - start, keys);
     p.catch(() => undefined); // observed through inFlight
     this.inFlight.push(p);
     while (this.inFlight.length > this.window) await this.inFlight.shift();

@@ -108,7 +108,7 @@ export function aclRules(role: AclRole, settings: RedisSettings, warmup: WarmupS
         "resetchannels",
         "+@connection",
         "-@dangerous",
-        ...["set", "get", "del", "unlink", "exists", "ttl", "pttl", "expire", "pexpire", "type", "scan", "multi", "exec", "discard"].map((c) => `+${c}`),
+        ...["set", "get", "del", "unlink", "exists", "ttl", "pttl", "expire", "pexpire", "type", "scan", "dbsize", "multi", "exec", "discard"].map((c) => `+${c}`),
         // INFO gives the server's run_id, which tells the warmup a restart happened under it.
         "+info",
       ];

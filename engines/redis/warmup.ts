@@ -295,21 +295,24 @@ export async function runWarmup(
         notes.push("INFO is not allowed for this user: a Redis restart between batches is detected only through the lost connection");
       }
       await r.del(marker);
+      // An empty database (first warmup, FLUSHDB) cannot hold stale keys: the scan below is skipped.
+      const emptyBefore = (await r.dbsize().catch(() => -1)) === 0;
       const now = Date.now();
+      const expiry = (e: WarmupEntry) => expiryOf(e, group.ttlSeconds, now);
       for (let i = 0; i < entries.length; i += batchSize) {
-        const batch = entries.slice(i, i + batchSize);
-        await bulk.set(batch.map((e) => ({ key: e.key, value: e.value, pxat: expiryOf(e, group.ttlSeconds, now) })));
-        done += batch.length;
+        const end = Math.min(i + batchSize, entries.length);
+        await bulk.set(entries, i, end, expiry);
+        done = end;
         if (options.onBatch) await options.onBatch({ database: group.database, written: done, total: entries.length });
       }
       await bulk.flush();
       written[group.database] = done;
       // Rows that left the source: their keys go, but only under the sets' own prefixes.
-      const wanted = new Set(entries.map((e) => e.key));
-      for (const s of group.sets) {
+      const wanted = emptyBefore ? new Set<string>() : new Set(entries.map((e) => e.key));
+      for (const s of emptyBefore ? [] : group.sets) {
         let cursor = "0";
         do {
-          const [next, keys] = await r.scan(cursor, "MATCH", `${s.prefix}*`, "COUNT", 1000);
+          const [next, keys] = await r.scan(cursor, "MATCH", `${s.prefix}*`, "COUNT", 10_000);
           cursor = next;
           const stale = keys.filter((k) => k.startsWith(s.prefix) && !wanted.has(k));
           if (stale.length > 0) {
