@@ -2,6 +2,7 @@
 // and same messages as `pulumi up`; exit status 1 on any error, 2 on bad usage.
 import { parseArgs } from "node:util";
 import {
+  ALWAYS_BLOCKING,
   DirectoryMigrationSource,
   lintMigrations,
   migrate,
@@ -207,7 +208,7 @@ function printPlan(plan: MigrationPlan): void {
 async function lint(source: DirectoryMigrationSource, allowed: string[], json: boolean): Promise<number> {
   const migrations = await source.getMigrations();
   const findings = await lintMigrations(migrations);
-  const blocking = findings.filter((f) => !allowed.includes(f.migration));
+  const blocking = findings.filter((f) => ALWAYS_BLOCKING.includes(f.rule) || !allowed.includes(f.migration));
   if (json) console.log(JSON.stringify(findings, null, 2));
   else {
     printFindings(findings, blocking);

@@ -15,7 +15,11 @@ export type LintRule =
   | "truncate"
   | "delete-without-where"
   | "update-without-where"
+  | "transaction-control"
   | "syntax";
+
+/** Rules that refuse a migration in every stack: they break the migrator's own guarantees. */
+export const ALWAYS_BLOCKING: readonly LintRule[] = ["transaction-control"];
 
 export interface LintFinding {
   rule: LintRule;
@@ -39,11 +43,13 @@ const WHY: Record<LintRule, string> = {
   truncate: "truncates a table: deletes every row",
   "delete-without-where": "DELETE without WHERE: deletes every row",
   "update-without-where": "UPDATE without WHERE: rewrites every row",
+  "transaction-control":
+    "ends or starts a transaction: each migration already runs in its own, and a COMMIT inside it would record half a migration. Remove it (or mark the file `-- nexus:no-transaction`)",
   syntax: "does not parse",
 };
 
 /** Lints one migration's up file. */
-export async function lintMigration(migration: Pick<Migration, "name" | "file" | "sql">): Promise<LintFinding[]> {
+export async function lintMigration(migration: Pick<Migration, "name" | "file" | "sql"> & { transactional?: boolean }): Promise<LintFinding[]> {
   const findings: LintFinding[] = [];
   const add = (rule: LintRule, line: number, statement: string, what?: string) =>
     findings.push({
@@ -111,6 +117,8 @@ export async function lintMigration(migration: Pick<Migration, "name" | "file" |
       }
     } else if (kind === "IndexStmt") {
       if (!stmt.concurrent && !isNew(stmt.relation)) add("create-index-blocking", s.line, s.text, `index on ${qualified(stmt.relation)}`);
+    } else if (kind === "TransactionStmt") {
+      if (migration.transactional !== false && TRANSACTION_ENDS.has(stmt.kind)) add("transaction-control", s.line, s.text);
     } else if (kind === "TruncateStmt") {
       for (const r of stmt.relations ?? []) if (!isNew(r.RangeVar)) add("truncate", s.line, s.text, `table ${qualified(r.RangeVar)}`);
     }
@@ -129,8 +137,11 @@ export async function lintMigration(migration: Pick<Migration, "name" | "file" |
   return findings;
 }
 
+/** Transaction statements that would end the migrator's transaction (savepoints are fine). */
+const TRANSACTION_ENDS = new Set(["TRANS_STMT_BEGIN", "TRANS_STMT_START", "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED"]);
+
 /** Lints several migrations, in order. */
-export async function lintMigrations(migrations: readonly Pick<Migration, "name" | "file" | "sql">[]): Promise<LintFinding[]> {
+export async function lintMigrations(migrations: readonly (Pick<Migration, "name" | "file" | "sql"> & { transactional?: boolean })[]): Promise<LintFinding[]> {
   const all: LintFinding[] = [];
   for (const m of migrations) all.push(...(await lintMigration(m)));
   return all;

@@ -1,7 +1,7 @@
 // The decision of what a migrate run would do, as a pure function of the migration files, the
 // history rows (when the database was reachable) and the settings. `migrate` runs exactly this
 // plan after taking the lock; `pulumi preview` and `nexus-db pg plan` show it.
-import { lintMigration, type LintFinding } from "./lint";
+import { ALWAYS_BLOCKING, lintMigration, type LintFinding } from "./lint";
 import type { MigrationSettings } from "./settings";
 import type { Migration, MigrationRef } from "./source";
 
@@ -75,7 +75,7 @@ export interface MigrationPlan {
   drift: Drift[];
   /** Lint findings of the files that would run. */
   findings: LintFinding[];
-  /** The findings that refuse the run (protected stack, migration not in `allowDestructive`). */
+  /** The findings that refuse the run: protected stack and migration not in `allowDestructive`, or a rule that always refuses. */
   blocked: LintFinding[];
   /** Why the run is refused; empty when it may go ahead. Each names the file and the way out. */
   problems: string[];
@@ -180,11 +180,15 @@ export async function planMigrations(input: PlanInput): Promise<MigrationPlan> {
   const findings: LintFinding[] = [];
   if (input.lint !== false) {
     for (const r of toApply) findings.push(...(await lintMigration(byVersion.get(r.version)!)));
-    for (const m of revertFiles) findings.push(...(await lintMigration({ name: m.name, file: m.down!.file, sql: m.down!.sql })));
+    for (const m of revertFiles) findings.push(...(await lintMigration({ name: m.name, file: m.down!.file, sql: m.down!.sql, transactional: m.down!.transactional })));
   }
-  const blocked = settings.protected ? findings.filter((f) => !settings.allowDestructive.includes(f.migration)) : [];
+  const blocked = findings.filter((f) => ALWAYS_BLOCKING.includes(f.rule) || (settings.protected && !settings.allowDestructive.includes(f.migration)));
   for (const f of blocked) {
-    problems.push(`${f.message}. Blocked: this stack is protected. If this is intended, allow the migration with the setting allowDestructive: ["${f.migration}"].`);
+    problems.push(
+      ALWAYS_BLOCKING.includes(f.rule)
+        ? `${f.message}. Nothing was run.`
+        : `${f.message}. Blocked: this stack is protected. If this is intended, allow the migration with the setting allowDestructive: ["${f.migration}"].`,
+    );
   }
 
   const drift = input.history !== undefined && input.recorded !== undefined ? driftBetween(input.history, input.recorded) : [];

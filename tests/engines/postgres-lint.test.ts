@@ -52,6 +52,17 @@ describe("lint of each flagged kind", () => {
     expect(await lintMigration(m)).toEqual([]);
   });
 
+  it("flags BEGIN/COMMIT in a transactional file (not savepoints, not in a no-transaction file)", async () => {
+    const sql = "BEGIN;\nCREATE TABLE t (id int);\nSAVEPOINT s;\nRELEASE SAVEPOINT s;\nCOMMIT;\n";
+    const tx = migrationFromText({ version: 1, name: "001_tx", file: "001_tx.sql", content: sql });
+    expect((await lintMigration(tx)).map((f) => [f.rule, f.line])).toEqual([
+      ["transaction-control", 1],
+      ["transaction-control", 5],
+    ]);
+    const noTx = migrationFromText({ version: 1, name: "001_tx", file: "001_tx.sql", content: `-- nexus:no-transaction\n${sql}` });
+    expect(await lintMigration(noTx)).toEqual([]);
+  });
+
   it("reports a file that does not parse, with its line", async () => {
     const m = migrationFromText({ version: 1, name: "001_bad", file: "001_bad.sql", content: "SELECT 1;\n\nCREATE TABEL x ();\n" });
     const [f] = await lintMigration(m);
@@ -89,6 +100,22 @@ describe("protected stacks", () => {
       expect(allowed.applied.map((m) => m.name)).toEqual(["002_ok", "003_drop"]);
       expect(allowed.plan?.findings.map((f) => f.rule)).toEqual(["drop-column"]);
       expect((await historyRows(db.url)).map((r) => r.version)).toEqual([1, 2, 3]);
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it("refuse BEGIN/COMMIT inside a migration in every stack: a COMMIT would record half a migration", async () => {
+    const s = scratchDir();
+    try {
+      s.write("001_t.sql", "CREATE TABLE t (id int);\n");
+      s.write("002_tx.sql", "BEGIN;\nALTER TABLE t ADD COLUMN v int;\nCOMMIT;\n");
+      const result = await migrate({ connection: db.url, source: new DirectoryMigrationSource(s.dir) });
+      expect(result.error?.kind).toBe("validation");
+      expect(result.error?.message).toContain("002_tx.sql:1: ends or starts a transaction");
+      expect(result.error?.message).not.toContain("allowDestructive");
+      expect(result.applied).toEqual([]);
+      expect(await tableNames(db.url)).toEqual(["schema_migrations"]);
     } finally {
       s.cleanup();
     }
