@@ -69,8 +69,9 @@ export class DatabaseLayer extends pulumi.ComponentResource {
       );
     }
 
-    const postgresAdminPassword = cfg.postgres.backend === "docker" ? pw("postgres-admin", "postgresAdminPassword") : (optional("postgresAdminPassword") ?? "");
-    const mongoAdminPassword = cfg.mongo.backend === "docker" ? pw("mongo-admin", "mongoAdminPassword") : optional("mongoAdminPassword");
+    // docker and cloud: the stack sets the admin password (the container's superuser, the RDS master user, the Atlas schema user).
+    const postgresAdminPassword = cfg.postgres.backend !== "external" ? pw("postgres-admin", "postgresAdminPassword") : (optional("postgresAdminPassword") ?? "");
+    const mongoAdminPassword = cfg.mongo.backend !== "external" ? pw("mongo-admin", "mongoAdminPassword") : optional("mongoAdminPassword");
     const redisAdminPassword = pw("redis-admin", "redisAdminPassword");
 
     this.postgres = new Postgres(
@@ -112,6 +113,7 @@ export class DatabaseLayer extends pulumi.ComponentResource {
           warmup: pw("redis-warmup", "redisWarmupPassword"),
         },
         adminPassword: cfg.redis.backend === "external" ? optional("redisAdminPassword") : undefined,
+        authToken: cfg.redis.backend === "cloud" && cfg.redis.cloud.auth === "token" ? pw("redis-auth-token", "redisAuthToken") : undefined,
         tls: certs && { caCertPem: certs.caCertPem, server: certs.servers.redis },
         network: network?.name,
       },

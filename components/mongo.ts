@@ -1,9 +1,11 @@
 // `nexus:db:Mongo`: the MongoDB server (a container with authentication and requireTLS, or one that
 // exists) and, reconciled on it, the platform's collections, validators, indexes and users.
+import type { AdvancedCluster } from "@pulumi/mongodbatlas";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
 import { nexusCollections } from "../mongo/collections";
 import { MongoSchema, type MongoConnection } from "../providers/mongo-schema";
+import { atlasMongo } from "./cloud/atlas";
 import { dockerStore } from "./docker-store";
 import type { ServerCertificate } from "./tls";
 
@@ -34,7 +36,7 @@ export function mongoUrl(a: { host: string; port: number; user?: string; passwor
 
 export interface MongoArgs {
   config: StackConfig;
-  /** The root user's password (container) or the existing server's admin password. */
+  /** The root user's password (container), the existing server's admin password, or the Atlas schema user's (cloud). */
   adminPassword?: pulumi.Input<string>;
   /** The application and analytics users' passwords. Required. */
   passwords: { app: pulumi.Input<string>; analytics: pulumi.Input<string> };
@@ -52,6 +54,8 @@ export class Mongo extends pulumi.ComponentResource {
   /** Per user: the URL the backend uses (secret). */
   readonly urls: { app: pulumi.Output<string>; analytics: pulumi.Output<string> };
   readonly schema: MongoSchema;
+  /** The Atlas cluster (cloud backend). */
+  readonly atlasCluster?: AdvancedCluster;
 
   constructor(name: string, args: MongoArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nexus:db:Mongo", name, {}, opts);
@@ -104,7 +108,28 @@ export class Mongo extends pulumi.ComponentResource {
       authSource = c.external.authSource;
       tlsOn = s.tls.enabled;
     } else {
-      throw new Error(`nexus-db:mongo.backend "${c.backend}" is not available in this component yet`);
+      // Atlas: users belong to Atlas, the reconciler only applies collections and indexes.
+      const atlas = atlasMongo(name, { config: args.config, schemaPassword: args.adminPassword ?? "", passwords: args.passwords, parent: this });
+      this.atlasCluster = atlas.cluster;
+      this.schema = new MongoSchema(
+        `${name}-schema`,
+        {
+          connection: atlas.schemaConnection,
+          database: s.database,
+          collections: nexusCollections(s.ttl),
+          allowMissingFeatures: s.allowMissingFeatures,
+          protected: s.protected || prot,
+          dropCollectionsOnDelete: s.dropCollectionsOnDelete,
+        },
+        { parent: this, dependsOn: [...dependsOn, ...atlas.dependsOn], protect: prot },
+      );
+      this.host = atlas.host;
+      this.port = pulumi.output(27017);
+      this.database = s.database;
+      this.tls = true;
+      this.urls = atlas.urls;
+      this.registerOutputs({ host: this.host, port: this.port, database: this.database });
+      return;
     }
 
     const adminConnection: pulumi.Output<MongoConnection> = pulumi.secret(

@@ -6,6 +6,7 @@ import type { StackConfig } from "../config/schema";
 import type { SchemaConnection } from "../engines/postgres/schema-resource";
 import { PostgresGrants, PostgresRoles, PostgresSeedData } from "../providers/postgres-roles";
 import { PostgresSchema } from "../providers/postgres-schema";
+import { rdsPostgres } from "./cloud/rds";
 import { dockerStore } from "./docker-store";
 import type { ServerCertificate } from "./tls";
 
@@ -83,6 +84,8 @@ export class Postgres extends pulumi.ComponentResource {
   readonly database: string;
   /** Whether clients must use TLS (sslmode verify-full). */
   readonly tls: boolean;
+  /** Read replica hosts (cloud backend with read replicas). Default: none. */
+  readonly replicaHosts: pulumi.Output<string>[] = [];
   /** Connection settings per role (secrets). */
   readonly connections: Record<"owner" | "app" | "readonly", pulumi.Output<PgConnection>>;
   readonly schema: PostgresSchema;
@@ -145,7 +148,15 @@ export class Postgres extends pulumi.ComponentResource {
       adminUser = c.external.adminUser;
       adminDatabase = c.external.adminDatabase;
     } else {
-      throw new Error(`nexus-db:postgres.backend "${c.backend}" is not available in this component yet`);
+      const rds = rdsPostgres(name, { config: args.config, adminPassword: args.adminPassword, parent: this });
+      dependsOn.push(rds.instance, ...rds.replicas);
+      host = rds.host;
+      port = rds.port;
+      sslMode = "verify-full";
+      caPem = rds.caPem;
+      adminUser = rds.adminUser;
+      adminDatabase = rds.adminDatabase;
+      this.replicaHosts = rds.replicaHosts;
     }
 
     const conn = (user: string, password: pulumi.Input<string> | undefined, database: string): pulumi.Output<PgConnection> =>

@@ -1,11 +1,13 @@
 // `nexus:db:Redis`: the Redis server — a container running the rendered redis.conf and ACL file, or
 // an existing server brought to the settings it allows — with ACL users instead of requirepass.
 // The cache warmup (which reads PostgreSQL) is wired by the DatabaseLayer.
+import type { ReplicationGroup } from "@pulumi/aws/elasticache";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
 import { renderAclFile, renderRedisConf } from "../engines/redis/render";
 import { parseRedisSettings, type RedisSettings } from "../engines/redis/settings";
 import { RedisServerSettings } from "../providers/redis-settings";
+import { elastiCacheRedis } from "./cloud/elasticache";
 import { dockerStore } from "./docker-store";
 import type { ServerCertificate } from "./tls";
 
@@ -51,6 +53,8 @@ export interface RedisArgs {
   network?: pulumi.Input<string>;
   /** The existing server's admin password (external backend), if it has one. */
   adminPassword?: pulumi.Input<string>;
+  /** The AUTH token (cloud backend with auth "token"). */
+  authToken?: pulumi.Input<string>;
 }
 
 /** How a client reaches the server as one of the ACL users. */
@@ -69,8 +73,10 @@ export class Redis extends pulumi.ComponentResource {
   readonly urls: Record<"app" | "readonly" | "warmup", pulumi.Output<string>>;
   /** The rendered redis.conf (docker backend). */
   readonly redisConf?: string;
-  /** What the server refused of the settings (external backend). */
+  /** What the server refused of the settings (external backend), or what ElastiCache does not take (cloud). */
   readonly notApplied?: pulumi.Output<string[]>;
+  /** The ElastiCache replication group (cloud backend). */
+  readonly replicationGroup?: ReplicationGroup;
   /** What the warmup waits for. */
   readonly ready: pulumi.Resource[];
 
@@ -149,12 +155,22 @@ export class Redis extends pulumi.ComponentResource {
       this.ready.push(applied);
       endpoint = pulumi.output({ host: x.host, port: x.port, tls: x.tls, ...(caPem ? { caPem } : {}) });
     } else {
-      throw new Error(`nexus-db:redis.backend "${c.backend}" is not available in this component yet`);
+      this.settings = parseRedisSettings(stripDefaults(c.settings), { dev, path: "nexus-db:redis.settings" });
+      if (c.cloud.auth === "token" && !args.authToken) throw new Error("nexus-db:redis.cloud.auth token needs the AUTH token (secret redisAuthToken, or a generated one)");
+      const ec = elastiCacheRedis(name, { config: args.config, settings: this.settings, passwords: args.passwords, authToken: args.authToken, parent: this });
+      this.notApplied = pulumi.output(ec.notApplied);
+      this.replicationGroup = ec.replicationGroup;
+      this.ready.push(ec.replicationGroup);
+      endpoint = ec.endpoint;
     }
 
     const users = this.settings.acl.users;
+    // With an AUTH token (ElastiCache without RBAC) every client is the default user.
+    const token = c.backend === "cloud" && c.cloud.auth === "token" ? args.authToken : undefined;
     const url = (user: string, pw: pulumi.Input<string>) =>
-      pulumi.secret(pulumi.all([endpoint, pw]).apply(([e, p]) => `${e.tls ? "rediss" : "redis"}://${encodeURIComponent(user)}:${encodeURIComponent(p)}@${e.host}:${e.port}`));
+      pulumi.secret(
+        pulumi.all([endpoint, token ?? pw]).apply(([e, p]) => `${e.tls ? "rediss" : "redis"}://${encodeURIComponent(token ? "default" : user)}:${encodeURIComponent(p)}@${e.host}:${e.port}`),
+      );
     this.endpoint = endpoint;
     this.urls = {
       app: url(users.app.name, args.passwords.app),
