@@ -1,0 +1,123 @@
+// The local stack (Pulumi.local.yaml: this machine's servers, external backend) run through the
+// program itself (index.ts) under the mock runtime, with the stack's secrets set as secret config:
+// no container, no generated password, the exact inputs of the dynamic resources, secret exports.
+import { beforeAll, describe, expect, it } from "vitest";
+import type * as pulumi from "@pulumi/pulumi";
+import { installMocks, isSecret, valueOf } from "../helpers/mocks";
+import { stackFileValues } from "../helpers/stack-files";
+
+const SECRETS: Record<string, string> = {
+  postgresOwnerPassword: "owner-local-pw-0001",
+  postgresAppPassword: "app-local-pw-00002",
+  postgresReadonlyPassword: "ro-local-pw-000003",
+  mongoAppPassword: "mongo-app-pw-00004",
+  mongoAnalyticsPassword: "mongo-an-pw-000005",
+  redisAdminPassword: "redis-admin-pw-006",
+  redisAppPassword: "redis-app-pw-00007",
+  redisReadonlyPassword: "redis-ro-pw-000008",
+  redisWarmupPassword: "redis-warm-pw-0009",
+};
+
+// The config as the CLI hands it to the program: full keys, objects JSON-encoded, secrets decrypted.
+const config: Record<string, string> = {};
+for (const [k, v] of Object.entries(stackFileValues("local"))) config[`nexus-db:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+for (const [k, v] of Object.entries(SECRETS)) config[`nexus-db:${k}`] = v;
+const mocks = installMocks({ stack: "local", config, secretKeys: Object.keys(SECRETS).map((k) => `nexus-db:${k}`) });
+
+let program: Record<string, unknown>;
+beforeAll(async () => {
+  program = await import("../../index");
+  await mocks.settle();
+});
+
+const inputs = (name: string) => {
+  const { __provider, ...rest } = mocks.byName(name).inputs;
+  expect(typeof __provider, `${name} is a dynamic resource`).toBe("string");
+  return rest;
+};
+
+describe("the local stack through index.ts", () => {
+  it("registers no container, network, certificate or generated password", () => {
+    expect(mocks.registered.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
+      [
+        "nexus:db:DatabaseLayer nexus",
+        "nexus:db:Postgres nexus-postgres",
+        "nexus:db:Mongo nexus-mongo",
+        "nexus:db:Redis nexus-redis",
+        "pulumi-nodejs:dynamic/nexus:db:PostgresRoles nexus-postgres-roles",
+        "pulumi-nodejs:dynamic/nexus:PostgresSchema nexus-postgres-schema",
+        "pulumi-nodejs:dynamic/nexus:db:PostgresGrants nexus-postgres-grants",
+        "pulumi-nodejs:dynamic/nexus:db:PostgresSeedData nexus-postgres-seed",
+        "pulumi-nodejs:dynamic:Resource nexus-mongo-schema",
+        "pulumi-nodejs:dynamic/nexus:db:RedisServerSettings nexus-redis-settings",
+      ].sort(),
+    );
+  });
+
+  const conn = (user: string, database: string, password?: string) => ({ host: "127.0.0.1", port: 55432, database, user, sslMode: "disable", ...(password ? { password } : {}) });
+  const roles = { owner: "nexus_owner", app: "nexus_app", readonly: "nexus_readonly" };
+
+  it("PostgreSQL roles: the admin without a password (the test server's local trust), the configured passwords", () => {
+    expect(inputs("nexus-postgres-roles")).toEqual({
+      admin: conn("postgres", "postgres"),
+      database: "nexus_security",
+      roles,
+      passwords: { owner: SECRETS.postgresOwnerPassword, app: SECRETS.postgresAppPassword, readonly: SECRETS.postgresReadonlyPassword },
+      appConnectionLimit: 200,
+      dropOnDelete: false,
+    });
+  });
+
+  it("PostgreSQL schema, grants, seeds: owner, admin on the platform database, owner", () => {
+    const schema = inputs("nexus-postgres-schema");
+    expect(schema.connection).toEqual(conn("nexus_owner", "nexus_security", SECRETS.postgresOwnerPassword));
+    expect(schema.appliedBy).toBe("pulumi:local");
+    expect(schema.settings).toMatchObject({ protected: false, dropOnDelete: false });
+    expect(inputs("nexus-postgres-grants")).toEqual({
+      admin: conn("postgres", "nexus_security"),
+      roles,
+      schema: "public",
+      ownerOnlyTables: ["public.schema_migrations"],
+      schemaVersion: 3,
+    });
+    expect(inputs("nexus-postgres-seed")).toMatchObject({ connection: conn("nexus_owner", "nexus_security", SECRETS.postgresOwnerPassword), seedsDir: "sql/seeds" });
+  });
+
+  it("MongoDB: no admin credentials (the test server has no auth), the features FerretDB lacks allowed", () => {
+    const m = inputs("nexus-mongo-schema");
+    expect(m.connection).toEqual({ url: "mongodb://127.0.0.1:57017/admin", tls: expect.objectContaining({ enabled: false }) });
+    expect(m.allowMissingFeatures).toEqual(["validators", "collMod", "ttlIndexes", "partialIndexes", "textIndexes", "users"]);
+    expect(m.protected).toBe(false);
+    expect(m.users).toEqual({
+      app: { name: "nexus_app", password: SECRETS.mongoAppPassword },
+      analytics: { name: "nexus_analytics", password: SECRETS.mongoAnalyticsPassword },
+    });
+  });
+
+  it("Redis: the existing server's settings applied as the default user, every ACL password", () => {
+    const r = inputs("nexus-redis-settings");
+    expect(r.admin).toEqual({ host: "127.0.0.1", port: 56379, username: "default", password: SECRETS.redisAdminPassword, useTls: false });
+    expect(r.passwords).toEqual({ admin: SECRETS.redisAdminPassword, app: SECRETS.redisAppPassword, readonly: SECRETS.redisReadonlyPassword, warmup: SECRETS.redisWarmupPassword });
+    expect(r.dev).toBe(true);
+    expect(r.control).toBe("full");
+  });
+
+  it("exports the backend's variables as secrets, with the configured passwords", async () => {
+    const out = program as Record<string, pulumi.Output<string>> & { urls: Record<string, pulumi.Output<string>> };
+    expect(await valueOf(out.DATABASE_URL)).toBe(`postgresql://nexus_app:${SECRETS.postgresAppPassword}@127.0.0.1:55432/nexus_security?sslmode=disable`);
+    expect(program.DATABASE_MAX_CONNECTIONS).toBe(100);
+    expect(await valueOf(out.MONGODB_URL)).toBe(`mongodb://nexus_app:${SECRETS.mongoAppPassword}@127.0.0.1:57017/nexus_security?authSource=nexus_security`);
+    expect(await valueOf(out.REDIS_URL)).toBe(`redis://nexus_app:${SECRETS.redisAppPassword}@127.0.0.1:56379`);
+    for (const k of ["DATABASE_URL", "MONGODB_URL", "REDIS_URL"]) expect(await isSecret(out[k]), k).toBe(true);
+    for (const [k, o] of Object.entries(out.urls)) expect(await isSecret(o), `urls.${k}`).toBe(true);
+    expect(program.caCertPem).toBeUndefined();
+    expect(program.devTools).toBeUndefined();
+    expect(program.environment).toBe("local");
+  });
+
+  it("the non-secret exports hold no password", async () => {
+    const redis = program.redis as { endpoint: pulumi.Output<unknown> };
+    const text = JSON.stringify(await valueOf(redis.endpoint));
+    for (const v of Object.values(SECRETS)) expect(text).not.toContain(v);
+  });
+});
