@@ -31,6 +31,7 @@ options:
   --allow-destructive NAME  allow lint findings in migration NAME (repeatable)
   --protected               lint findings block plan and migrate (production)
   --lock-timeout MS         wait this long for another migrate's lock (default 60000)
+  --statement-lock-timeout MS  fail a migration statement that waits longer for a table lock
   --history-table S.T       history table (default public.schema_migrations)
   --json                    print the result as JSON`;
 
@@ -50,6 +51,7 @@ export async function run(args: string[]): Promise<number> {
         "allow-destructive": { type: "string", multiple: true },
         protected: { type: "boolean" },
         "lock-timeout": { type: "string" },
+        "statement-lock-timeout": { type: "string" },
         "history-table": { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -85,6 +87,7 @@ export async function run(args: string[]): Promise<number> {
       allowDestructive: o["allow-destructive"] ?? [],
       protected: o.protected ?? false,
       lockTimeoutMs: int("lock-timeout", o["lock-timeout"]),
+      statementLockTimeoutMs: int("statement-lock-timeout", o["statement-lock-timeout"]),
       historyTable: o["history-table"],
     };
     parseMigrationSettings(settingsInput, "options");

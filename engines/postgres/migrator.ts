@@ -233,6 +233,7 @@ function lowerApplied(history: HistoryRow[], result: MigrateResult, reverted: nu
 class MigrationRunner {
   private readonly table: string;
   private readonly appliedBy: string;
+  private readonly lockTimeout: string;
 
   constructor(
     private readonly client: Client,
@@ -241,6 +242,7 @@ class MigrationRunner {
   ) {
     this.table = historyTableSql(settings.historyTable).qualified;
     this.appliedBy = opts.appliedBy === undefined ? "current_user" : literal(client, opts.appliedBy);
+    this.lockTimeout = settings.statementLockTimeoutMs === undefined ? "" : `SET lock_timeout = ${settings.statementLockTimeoutMs}`;
   }
 
   /** Runs an up file and records it; returns its execution time. */
@@ -273,7 +275,7 @@ class MigrationRunner {
     // Each migration sees the same session settings whether it runs alone or in a batch.
     const after = "RESET ALL";
     if (f.transactional) {
-      await this.client.query("BEGIN");
+      await this.client.query(this.lockTimeout ? `BEGIN; ${this.lockTimeout}` : "BEGIN");
       const { completed, error } = await queryCountingStatements(this.client, f.sql);
       if (error) {
         await this.client.query("ROLLBACK").catch(() => undefined);
@@ -300,6 +302,7 @@ class MigrationRunner {
       }
       throw err;
     }
+    if (this.lockTimeout) await this.client.query(this.lockTimeout);
     for (const s of statements) {
       try {
         await this.client.query(s.text);

@@ -35,6 +35,12 @@ export const migrationSettingsSchema = z
     /** How long to wait for another applier's lock before failing, in milliseconds. Default: 60000. */
     lockTimeoutMs: z.number().int().positive().default(60_000),
     /**
+     * lock_timeout for the migrations' own statements, in milliseconds: a DDL statement queued behind
+     * a long transaction blocks every query on that table while it waits, so on a busy database it
+     * is better to fail (and retry later) than to wait. Default: none (wait as long as it takes).
+     */
+    statementLockTimeoutMs: z.number().int().positive().optional(),
+    /**
      * Migrations (by name) allowed to contain statements the linter flags (DROP, ALTER COLUMN TYPE,
      * blocking CREATE INDEX, …) in a protected stack. Default: [].
      */

@@ -142,6 +142,30 @@ describe("a failing migration", () => {
   });
 });
 
+describe("statementLockTimeoutMs", () => {
+  it("fails a DDL statement stuck behind another transaction instead of queueing, naming its line", async () => {
+    const s = scratchDir();
+    try {
+      s.write("001_t.sql", "CREATE TABLE t (id int);\n");
+      expect((await run(s.dir)).ok).toBe(true);
+      s.write("002_alter.sql", "-- waits for the reader below\nALTER TABLE t ADD COLUMN v int;\n");
+      await withClient(db.url, async (reader) => {
+        await reader.query("BEGIN; SELECT * FROM t;"); // holds ACCESS SHARE until it ends
+        const started = Date.now();
+        const result = await run(s.dir, { statementLockTimeoutMs: 200 });
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(result.error?.sqlstate).toBe("55P03");
+        expect(result.error?.message).toMatch(/002_alter\.sql:2: 002_alter failed: ERROR 55P03: canceling statement due to lock timeout/);
+        await reader.query("ROLLBACK");
+      });
+      // Each migration's setting is its own: after the run, the session is back to its defaults.
+      expect((await run(s.dir)).applied.map((m) => m.name)).toEqual(["002_alter"]);
+    } finally {
+      s.cleanup();
+    }
+  });
+});
+
 describe("validation before anything runs", () => {
   it("an edited applied file fails naming the file and both checksums; repairChecksums accepts it", async () => {
     const s = scratchDir("basic");
