@@ -75,7 +75,7 @@ describe("nexus-db redis", () => {
     const common = ["--redis-url", redisUrl, "--database-url", pgdb.url];
     const before = cli(["status", ...common]);
     expect(before.status).toBe(0);
-    expect(before.stdout).toMatch(/^warmup needed \(version [0-9a-f]{32}\):\n  DB 3 \(reputationCache\): no warmup marker/);
+    expect(before.stdout).toMatch(/^warmup needed \(version [0-9a-f]{32}\):\n {2}DB 3 \(reputationCache\): no warmup marker/);
     const warm = cli(["warm", ...common]);
     expect(warm.stderr).toBe("");
     expect(warm.stdout).toMatch(/^warmed version [0-9a-f]{32} in \d+ ms: wrote reputationCache \d+, rateLimit \d+, analysisCache \d+; removed 0 stale keys/);

@@ -7,7 +7,7 @@ import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aclPasswordHash, renderAclFile, renderRedisConf } from "../../engines/redis/render";
 import { parseRedisSettings, type RedisSettingsInput } from "../../engines/redis/settings";
-import { freePort, startRedisServer, tempDir, type RedisProcess } from "./server";
+import { freePort, startRedisServer, tempDir } from "./server";
 
 const PASSWORDS = {
   admin: "admin-pw-7d1f0a9c2b",
