@@ -20,10 +20,23 @@ export function namespaceValues(all: Record<string, string>): Record<string, unk
 
 /** The stack config, parsed once; throws StackConfigError listing every problem by path. */
 export function readStackConfig(): StackConfig {
-  const cfg = parseStackConfig(namespaceValues(pulumi.runtime.allConfig()), pulumi.getStack());
-  const problems = SECRET_KEYS.flatMap((k) => passwordProblems(k, k === "tlsCaKeyPem" ? undefined : secretConfigValue(k), cfg.environment)).map(
-    (line) => ({ path: line.slice(0, line.indexOf(": ")), message: line.slice(line.indexOf(": ") + 2) }),
+  const values = namespaceValues(pulumi.runtime.allConfig());
+  let cfg: StackConfig | undefined;
+  const problems: { path: string; message: string }[] = [];
+  try {
+    cfg = parseStackConfig(values, pulumi.getStack());
+  } catch (e) {
+    if (!(e instanceof StackConfigError)) throw e;
+    problems.push(...e.problems);
+  }
+  // Password problems are listed with the others: one run shows everything to fix.
+  const environment = cfg?.environment ?? (typeof values.environment === "string" ? values.environment : "dev");
+  problems.push(
+    ...SECRET_KEYS.flatMap((k) => passwordProblems(k, k === "tlsCaKeyPem" ? undefined : secretConfigValue(k), environment)).map((line) => ({
+      path: line.slice(0, line.indexOf(": ")),
+      message: line.slice(line.indexOf(": ") + 2),
+    })),
   );
-  if (problems.length > 0) throw new StackConfigError(problems);
+  if (problems.length > 0 || !cfg) throw new StackConfigError(problems);
   return cfg;
 }
