@@ -315,9 +315,38 @@ class MigrationRunner {
         throw await failure(f, err, { kind: "statement", statement: s }, note);
       }
     }
+    await this.refuseInvalidIndexes(f, statements, stayingAt);
     const ms = Math.round(performance.now() - started);
     await this.client.query(`${record(ms)}; ${after}`);
     return ms;
+  }
+
+  /**
+   * A CONCURRENTLY build that was interrupted (a killed run, a failed unique build) leaves an
+   * INVALID index, and `IF NOT EXISTS` then skips it on the next run: check the migration's indexes
+   * before recording it, so "applied" means the indexes work.
+   */
+  private async refuseInvalidIndexes(f: { name: string; file: string }, statements: SqlStatement[], stayingAt: number | null): Promise<void> {
+    const built = new Map<string, SqlStatement>();
+    for (const s of statements) {
+      const idx = (s.node as { IndexStmt?: { idxname?: string; concurrent?: boolean } }).IndexStmt;
+      if (idx?.concurrent && idx.idxname) built.set(idx.idxname, s);
+    }
+    if (built.size === 0) return;
+    const r = await this.client.query<{ name: string }>(
+      "SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid AND c.relname = ANY($1::text[])",
+      [[...built.keys()]],
+    );
+    if (r.rows.length === 0) return;
+    await this.client.query("RESET ALL").catch(() => undefined);
+    const first = built.get(r.rows[0].name)!;
+    const names = r.rows.map((x) => x.name);
+    throw new MigrationError(
+      "sql",
+      `${f.file}:${first.line}: ${f.name} failed: index ${names.join(", ")} is INVALID (an earlier CONCURRENTLY build of it was interrupted, and IF NOT EXISTS kept it).\n` +
+        `  not recorded; the history still says ${versionText(stayingAt)}. Drop it (${names.map((n) => `DROP INDEX CONCURRENTLY ${n};`).join(" ")}) and migrate again.`,
+      { file: f.file, line: first.line },
+    );
   }
 }
 

@@ -299,6 +299,29 @@ describe("no-transaction migrations", () => {
     }
   });
 
+  it("an INVALID index left by an interrupted CONCURRENTLY build is not recorded as applied", async () => {
+    const s = scratchDir();
+    try {
+      s.write("001_t.sql", "CREATE TABLE t (id int, v int);\nINSERT INTO t VALUES (1, 7), (2, 7);\n");
+      expect((await run(s.dir)).ok).toBe(true);
+      // What an interrupted build leaves behind: a failed unique build leaves the same INVALID index.
+      await withClient(db.url, (c) => c.query("CREATE UNIQUE INDEX CONCURRENTLY t_v_key ON t (v)").catch(() => undefined));
+      s.write("002_idx.sql", "-- nexus:no-transaction\n\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_v_key ON t (v);\n");
+      const result = await run(s.dir);
+      expect(result.error?.message).toContain("002_idx.sql:3: 002_idx failed: index t_v_key is INVALID");
+      expect(result.error?.message).toContain("DROP INDEX CONCURRENTLY t_v_key;");
+      expect((await historyRows(db.url)).map((r) => r.version)).toEqual([1]);
+
+      await withClient(db.url, async (c) => {
+        await c.query("DROP INDEX CONCURRENTLY t_v_key");
+        await c.query("UPDATE t SET v = id");
+      });
+      expect((await run(s.dir)).applied.map((m) => m.name)).toEqual(["002_idx"]);
+    } finally {
+      s.cleanup();
+    }
+  });
+
   it("an unknown directive is refused (a typo must not put CONCURRENTLY into a transaction)", async () => {
     const s = scratchDir();
     try {
