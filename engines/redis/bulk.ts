@@ -15,7 +15,8 @@ interface Pending {
   size: number;
   resolve: () => void;
   reject: (e: Error) => void;
-  keys: string[];
+  /** The key of the i-th command of this write, for the error message. */
+  keyAt: (i: number) => string;
 }
 
 function bulk(s: string): string {
@@ -60,11 +61,11 @@ export class BulkWriter {
     });
     socket.setTimeout(0);
     socket.setNoDelay(true);
-    const w = new BulkWriter(socket, options.window ?? 4);
+    const w = new BulkWriter(socket, options.window ?? 8);
     const hello: string[][] = [];
     if (o.password) hello.push(o.username ? ["AUTH", o.username, o.password] : ["AUTH", o.password]);
     if (o.db) hello.push(["SELECT", String(o.db)]);
-    for (const cmd of hello) await w.send(encodeCommand(cmd), 1, [cmd[0]]);
+    for (const cmd of hello) await w.send(encodeCommand(cmd), 1, () => cmd[0]);
     return w;
   }
 
@@ -90,7 +91,7 @@ export class BulkWriter {
       start = nl + 1;
       if (--head.remaining === 0) {
         this.queue.shift();
-        if (head.firstError) head.reject(new Error(`${head.keys[head.firstError.index] ?? "command"}: ${head.firstError.message}`));
+        if (head.firstError) head.reject(new Error(`${head.keyAt(head.firstError.index)}: ${head.firstError.message}`));
         else head.resolve();
       }
     }
@@ -98,10 +99,10 @@ export class BulkWriter {
   }
 
   /** Writes `payload` (`count` commands) and resolves when all their replies arrived. */
-  private send(payload: string, count: number, keys: string[]): Promise<void> {
+  private send(payload: string, count: number, keyAt: (i: number) => string): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ remaining: count, size: count, resolve, reject, keys });
+      this.queue.push({ remaining: count, size: count, resolve, reject, keyAt });
       this.socket.write(payload);
     });
   }
@@ -112,7 +113,6 @@ export class BulkWriter {
    */
   async set<E extends { key: string; value: string }>(entries: E[], start: number, end: number, expiry: (e: E) => number | undefined): Promise<void> {
     let out = "";
-    const keys = new Array<string>(end - start);
     for (let i = start; i < end; i++) {
       const e = entries[i];
       const pxat = expiry(e);
@@ -120,9 +120,8 @@ export class BulkWriter {
         pxat === undefined
           ? `*3\r\n$3\r\nSET\r\n${bulk(e.key)}${bulk(e.value)}`
           : `*5\r\n$3\r\nSET\r\n${bulk(e.key)}${bulk(e.value)}$4\r\nPXAT\r\n${bulk(String(pxat))}`;
-      keys[i - start] = e.key;
     }
-    const p = this.send(out, end - start, keys);
+    const p = this.send(out, end - start, (i) => `SET ${entries[start + i]?.key}`);
     p.catch(() => undefined); // observed through inFlight
     this.inFlight.push(p);
     while (this.inFlight.length > this.window) await this.inFlight.shift();
