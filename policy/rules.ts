@@ -155,16 +155,17 @@ export function loopbackFindings(r: ResourceView): string[] {
   const ports = read(r.props, "ports");
   if (isUnknown(ports) || !Array.isArray(ports)) return [];
   const out: string[] = [];
-  ports.forEach((_, i) => {
+  // By index: iterating the proxy itself would touch unknown elements outside `read`.
+  for (let i = 0; i < ports.length; i++) {
     const ip = read(ports, i, "ip");
     const external = read(ports, i, "external");
-    if (isUnknown(ip)) return;
+    if (isUnknown(ip)) continue;
     const addr = typeof ip === "string" && ip !== "" ? ip : "0.0.0.0";
     if (!LOOPBACK.includes(addr)) {
       const port = isUnknown(external) || external === undefined ? `port ${String(read(ports, i, "internal"))}` : `host port ${String(external)}`;
       out.push(`${r.name}: ${port} is published on ${addr}; a protected stack publishes no port beyond loopback (nexus-db:docker.bindAddress 127.0.0.1)`);
     }
-  });
+  }
   return out;
 }
 
@@ -232,11 +233,11 @@ export function passwordFindings(r: ResourceView): string[] {
   if (kind === "DockerContainer") {
     const envs = read(r.props, "envs");
     if (Array.isArray(envs)) {
-      envs.forEach((_, i) => {
+      for (let i = 0; i < envs.length; i++) {
         const e = read(envs, i);
         const m = typeof e === "string" ? /^([A-Z0-9_]*PASSWORD)=(.*)$/s.exec(e) : null;
         if (m) values.push([`envs ${m[1]}`, m[2]]);
-      });
+      }
     }
   }
   for (const [field, v] of values) {
