@@ -55,7 +55,8 @@ export function dockerStore(name: string, a: DockerStoreArgs): DockerStore {
     `${name}-data`,
     { name: `${a.containerName}-data`, labels: [{ label: "nexus-db.ephemeral", value: String(a.ephemeral) }] },
     // Data outlives the stack unless the stack is ephemeral: a destroy then forgets the volume.
-    { parent: a.parent, retainOnDelete: !a.ephemeral, protect: a.protect },
+    // A volume's labels cannot change in place: toggling `ephemeral` must not replace the data.
+    { parent: a.parent, retainOnDelete: !a.ephemeral, protect: a.protect, ignoreChanges: ["labels"] },
   );
   const container = new docker.Container(
     `${name}-container`,

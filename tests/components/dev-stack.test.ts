@@ -174,7 +174,7 @@ describe("the store containers", () => {
   it("keeps the volumes on destroy (not ephemeral) and does not protect them (not a protected stack)", () => {
     for (const s of ["postgres", "mongo", "redis"]) {
       expect(mocks.byName(`nexus-${s}-data`).inputs).toEqual({ name: `dev-${s}-data`, labels: [{ label: "nexus-db.ephemeral", value: "false" }] });
-      expect(mocks.optionsOf(`nexus-${s}-data`)).toMatchObject({ retainOnDelete: true, protect: false });
+      expect(mocks.optionsOf(`nexus-${s}-data`)).toMatchObject({ retainOnDelete: true, protect: false, ignoreChanges: ["labels"] });
       expect(mocks.optionsOf(`nexus-${s}-container`)).toMatchObject({ protect: false, deleteBeforeReplace: true });
     }
   });
