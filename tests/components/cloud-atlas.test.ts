@@ -2,14 +2,14 @@
 // backup schedule, access list, users (SCRAM here; X.509 in a second program), and the reconciler
 // reaching the cluster through its SRV string over TLS without managing users.
 import { beforeAll, describe, expect, it } from "vitest";
-import { CLOUD_SECRETS, X509_CA_PEM, installCloudMocks, isWireSecret, prodCloudValues } from "../helpers/mocks-cloud";
+import { CLOUD_SECRETS, X509_CA_PEM, installCloudMocks, isWireSecret, prodCloudValues, type EditableValues } from "../helpers/mocks-cloud";
 import { isSecret, valueOf } from "../helpers/mocks";
 
 const mocks = installCloudMocks({ stack: "prod", config: CLOUD_SECRETS, secretKeys: Object.keys(CLOUD_SECRETS) });
 const SRV_HOST = "nexus-prod.ab1cd.mongodb.net";
 
 type Layer = import("../../components/database-layer").DatabaseLayer;
-async function build(values: Record<string, any>, name = "nexus"): Promise<Layer> {
+async function build(values: EditableValues, name = "nexus"): Promise<Layer> {
   const { parseStackConfig } = await import("../../config/schema");
   const { DatabaseLayer } = await import("../../components/database-layer");
   const layer = new DatabaseLayer(name, { config: parseStackConfig(values, "prod") }, { transformations: [mocks.recordOptions] });

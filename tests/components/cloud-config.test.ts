@@ -3,10 +3,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { StackConfigError, parseStackConfig } from "../../config/schema";
-import { X509_CA_PEM, prodCloudValues } from "../helpers/mocks-cloud";
+import { X509_CA_PEM, prodCloudValues, type EditableValues } from "../helpers/mocks-cloud";
 import { stackFileValues } from "../helpers/stack-files";
 
-function problems(values: Record<string, any>): string[] {
+function problems(values: EditableValues): string[] {
   try {
     parseStackConfig(values, "prod");
   } catch (e) {

@@ -3,13 +3,13 @@
 // (Redis 7, transit and at-rest encryption, snapshots, final snapshot, protect); then cluster mode
 // with key prefixes, and an AUTH token instead of RBAC.
 import { beforeAll, describe, expect, it } from "vitest";
-import { CLOUD_SECRETS, installCloudMocks, isWireSecret, prodCloudValues } from "../helpers/mocks-cloud";
+import { CLOUD_SECRETS, installCloudMocks, isWireSecret, prodCloudValues, type EditableValues } from "../helpers/mocks-cloud";
 import { isSecret, valueOf } from "../helpers/mocks";
 
 const mocks = installCloudMocks({ stack: "prod", config: CLOUD_SECRETS, secretKeys: Object.keys(CLOUD_SECRETS) });
 
 type Layer = import("../../components/database-layer").DatabaseLayer;
-async function build(values: Record<string, any>, name: string): Promise<Layer> {
+async function build(values: EditableValues, name: string): Promise<Layer> {
   const { parseStackConfig } = await import("../../config/schema");
   const { DatabaseLayer } = await import("../../components/database-layer");
   const layer = new DatabaseLayer(name, { config: parseStackConfig(values, "prod") }, { transformations: [mocks.recordOptions] });

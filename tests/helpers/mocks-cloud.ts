@@ -5,13 +5,13 @@
 //   const mocks = installCloudMocks({ stack: "prod", config: { "nexus-db:postgresAppPassword": "…" } });
 //   const { DatabaseLayer } = await import("../../components/database-layer");
 import * as pulumi from "@pulumi/pulumi";
-import { fakeOutputs, installMocks, unwrapSecrets, type InstallMocksArgs, type MockRuntime } from "./mocks";
+import { fakeOutputs, installMocks, unwrapSecrets, type InstallMocksArgs, type MockRuntime, type RegisteredResource } from "./mocks";
 
 /** The wire format's secret marker, as the mock engine receives a secret input. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 /** What AWS and Atlas would compute for a resource, per type (inputs are echoed as well). */
-export function cloudFakeOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+export function cloudFakeOutputs(type: string, _name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
     case "aws:rds/instance:Instance":
       return { address: `${inputs.identifier}.c0ffee.us-east-1.rds.amazonaws.com`, port: 5432, arn: `arn:aws:rds:us-east-1:123456789012:db:${inputs.identifier}` };
@@ -41,7 +41,7 @@ export function installCloudMocks(args: InstallMocksArgs = {}): CloudMockRuntime
     {
       newResource(a: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
         raw.set(a.name, a.inputs);
-        mocks.registered.push({ type: a.type, name: a.name, inputs: unwrapSecrets(a.inputs) as Record<string, any>, custom: a.custom ?? true });
+        mocks.registered.push({ type: a.type, name: a.name, inputs: unwrapSecrets(a.inputs) as RegisteredResource["inputs"], custom: a.custom ?? true });
         return { id: `${a.name}-id`, state: { ...a.inputs, ...fakeOutputs(a.type, a.name, a.inputs), ...cloudFakeOutputs(a.type, a.name, a.inputs) } };
       },
       call(a: pulumi.runtime.MockCallArgs) {
@@ -70,8 +70,12 @@ export function isWireSecret(v: unknown): boolean {
 export const RDS_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIrdsbundle\n-----END CERTIFICATE-----\n";
 export const X509_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIcustomerca\n-----END CERTIFICATE-----\n";
 
+/** Stack config values as tests edit them: nested plain objects, changed at any depth before parsing. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the schema checks them; tests build invalid ones on purpose
+export type EditableValues = Record<string, any>;
+
 /** The `nexus-db:` values of a protected prod stack with every store on its cloud backend (Pulumi.prod.yaml's shape). */
-export function prodCloudValues(): Record<string, any> {
+export function prodCloudValues(): EditableValues {
   const network = {
     vpcId: "vpc-0a1b2c3d4e5f60718",
     subnetIds: ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
