@@ -10,6 +10,9 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+// Every call starts the CLI through tsx (two Node processes): slow on a busy machine.
+const CLI_TIMEOUT = 300_000;
+
 let db: FreshDatabase;
 beforeEach(async () => {
   db = await freshDatabase("pgcli");
@@ -37,7 +40,7 @@ describe("nexus-db pg", () => {
     expect(status.stdout).toContain("current version: version 4; pending: 0");
 
     expect(cli("migrate", "--url", db.url, "--dir", dir).stdout).toContain("nothing to do");
-  });
+  }, CLI_TIMEOUT);
 
   it("exits non-zero with the engine's message on a failing migration and on an edited file", () => {
     const failing = cli("migrate", "--url", db.url, "--dir", path.relative(ROOT, path.join(FIXTURES, "failing")));
@@ -57,7 +60,7 @@ describe("nexus-db pg", () => {
     } finally {
       s.cleanup();
     }
-  });
+  }, CLI_TIMEOUT);
 
   it("lint exits 1 on findings, 0 when they are allowed by name or absent", () => {
     const lintDir = path.relative(ROOT, path.join(FIXTURES, "lint"));
@@ -67,7 +70,7 @@ describe("nexus-db pg", () => {
     const names = ["002_drop_table", "003_drop_column", "004_drop_schema", "005_alter_type", "006_set_not_null", "007_blocking_index", "008_truncate", "009_delete_all", "010_update_all"];
     expect(cli("lint", "--dir", lintDir, ...names.flatMap((n) => ["--allow-destructive", n])).code).toBe(0);
     expect(cli("lint", "--dir", path.relative(ROOT, path.join(FIXTURES, "basic"))).code).toBe(0);
-  });
+  }, CLI_TIMEOUT);
 
   it("bad usage exits 2; an unreachable database exits 1 naming it without its password", () => {
     expect(cli("frobnicate").code).toBe(2);
@@ -77,5 +80,5 @@ describe("nexus-db pg", () => {
     expect(down.code).toBe(1);
     expect(down.stderr).toContain("cannot connect to postgres://u:***@127.0.0.1:1/x");
     expect(down.stderr).not.toContain("hunter2");
-  });
+  }, CLI_TIMEOUT);
 });

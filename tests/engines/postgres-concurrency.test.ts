@@ -6,6 +6,8 @@ import { freshDatabase, withClient, type FreshDatabase } from "../helpers/pg";
 import { historyRows, scratchDir, spawnMigrate, tableNames, writeSlowMigrations } from "./postgres-support";
 
 const ROUNDS = 10;
+// Each round starts Node processes; on a busy machine ten rounds take minutes.
+const ROUNDS_TIMEOUT = 900_000;
 const COUNT = 8; // migrations per set: 001 plus 7 slow ones
 
 let cleanups: (() => Promise<void> | void)[] = [];
@@ -46,7 +48,7 @@ describe("two concurrent applies in two processes", () => {
       const log = await withClient(db.url, (c) => c.query<{ version: number }>("SELECT version FROM apply_log ORDER BY version"));
       expect(log.rows.map((r) => r.version)).toEqual(Array.from({ length: COUNT - 1 }, (_, i) => i + 2));
     }
-  });
+  }, ROUNDS_TIMEOUT);
 });
 
 describe("a waiting applier and CREATE INDEX CONCURRENTLY", () => {
@@ -107,5 +109,5 @@ describe("SIGKILL of an applying process", () => {
     }
     console.log(`SIGKILL rounds: ${killedDuring.join("; ")}`);
     expect(killedDuring.some((k) => k.startsWith("killed"))).toBe(true);
-  });
+  }, ROUNDS_TIMEOUT);
 });
