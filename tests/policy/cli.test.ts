@@ -23,6 +23,9 @@ import {
 } from "./support";
 
 const env = projectEnv();
+/** The full program's preview type-checks it with ts-node: up to a minute each on a busy machine. */
+const PROGRAM_TIMEOUT = 600_000;
+const INLINE_TIMEOUT = 240_000;
 const STRONG = "Vq8xLr2NcT5wZp9KmB4sHd7F"; // 24 characters, used only on inline stacks that are never deployed
 
 /** Echoes its inputs; captures nothing, so the engine can serialize it. */
@@ -135,7 +138,7 @@ describe("the nexus-db program with the policy pack", () => {
     } finally {
       await removeStack(undefined, dir);
     }
-  });
+  }, PROGRAM_TIMEOUT);
 
   it("a protected config is refused by the program's own validation before the pack sees a resource", async () => {
     const dir = projectCopy("policy-config");
@@ -152,7 +155,7 @@ describe("the nexus-db program with the policy pack", () => {
     expect(out.output).toContain("nexus-db:postgres.external.sslMode: a protected stack needs TLS to PostgreSQL");
     expect(out.output).toContain("nexus-db:postgres.seedData: a protected stack never loads seed data");
     expect(out.output).not.toContain("[mandatory]");
-  });
+  }, PROGRAM_TIMEOUT);
 });
 
 describe("inline programs with the program's resource shapes", () => {
@@ -163,7 +166,7 @@ describe("inline programs with the program's resource shapes", () => {
     );
     expect(out.output).toContain("nexus-db@v0.1.0");
     expect(out.ok, out.output).toBe(true);
-  });
+  }, INLINE_TIMEOUT);
 
   it("default and short passwords are refused without the pack printing them", async () => {
     const out = await withStack(
@@ -176,7 +179,7 @@ describe("inline programs with the program's resource shapes", () => {
     expect(out.output).toContain("nexus-postgres-roles: passwords.app has 10 characters (at least 16)");
     expect(out.output).not.toContain("short-pass");
     expect(out.output).not.toContain("nexus-tls-required");
-  });
+  }, INLINE_TIMEOUT);
 
   it("a store published beyond loopback and a short generated password are refused (docker and random as echo plugins)", async () => {
     const bin = fakeProviderPlugins(["docker", "random"]);
@@ -191,5 +194,5 @@ describe("inline programs with the program's resource shapes", () => {
     expect(out.output).toContain("nexus-postgres-container: host port 5432 is published on 0.0.0.0; a protected stack publishes no port beyond loopback");
     expect(out.output).toContain("nexus-redis-app-password: generates 8-character passwords (at least 16)");
     expect(out.output).toContain("nexus-postgres-container: envs POSTGRES_PASSWORD is a default password");
-  });
+  }, INLINE_TIMEOUT);
 });
