@@ -76,6 +76,34 @@ export interface MongoSchemaOutputs {
   dropCollectionsOnDelete: boolean;
 }
 
+/** An index declaration as it travels through Pulumi: its key as ordered [field, direction] pairs. */
+type WireIndex = Omit<CollectionDeclaration["indexes"][number], "key"> & { keyFields: [string, number | string][] };
+type WireCollection = Omit<CollectionDeclaration, "indexes"> & { indexes: WireIndex[] };
+
+/**
+ * Pulumi stores objects as property maps with sorted keys, which would turn a compound index
+ * `{ submission_id: 1, engine_id: 1 }` into `{ engine_id: 1, submission_id: 1 }` — another index.
+ * Index keys therefore travel as ordered pairs and are rebuilt in `check`.
+ */
+export function collectionsToWire(collections: CollectionDeclaration[]): WireCollection[] {
+  return collections.map((c) => ({
+    ...c,
+    indexes: c.indexes.map(({ key, ...rest }) => ({ ...rest, keyFields: Object.entries(key) as [string, number | string][] })),
+  }));
+}
+
+/** The inverse of collectionsToWire; declarations that already carry `key` pass unchanged. */
+export function collectionsFromWire(collections: unknown[]): CollectionDeclaration[] {
+  return (collections as (WireCollection | CollectionDeclaration)[]).map((c) => ({
+    ...c,
+    indexes: (c.indexes as (WireIndex | CollectionDeclaration["indexes"][number])[]).map((i) => {
+      if (!("keyFields" in i) || !Array.isArray(i.keyFields)) return i as CollectionDeclaration["indexes"][number];
+      const { keyFields, ...rest } = i;
+      return { ...rest, key: Object.fromEntries(keyFields) } as CollectionDeclaration["indexes"][number];
+    }),
+  }));
+}
+
 /** Pulumi's marker for a value not known during preview. */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -97,7 +125,8 @@ export const mongoSchemaProvider: pulumi.dynamic.ResourceProvider<MongoSchemaInp
     if (!news.database || typeof news.database !== "string") failures.push({ property: "database", reason: "the platform database name is required" });
     if (!Array.isArray(news.collections)) failures.push({ property: "collections", reason: "the collection declarations are required" });
     else if (!hasUnknown(news.collections)) {
-      for (const p of engine.checkDeclarations(news.collections)) failures.push({ property: "collections", reason: `${p.where}: ${p.message}` });
+      // The inputs keep the wire form (what the state can hold); the engine gets the declarations.
+      for (const p of engine.checkDeclarations(collectionsFromWire(news.collections))) failures.push({ property: "collections", reason: `${p.where}: ${p.message}` });
     }
     const inputs: MongoSchemaInputs = {
       connection: news.connection as MongoConnection,
@@ -123,7 +152,7 @@ export const mongoSchemaProvider: pulumi.dynamic.ResourceProvider<MongoSchemaInp
       // The server does not exist yet (first preview): plan against an empty one with every feature.
       const plan = engine.planChanges({
         database: String(inputs.database),
-        collections: hasUnknown(news.collections) ? [] : inputs.collections,
+        collections: hasUnknown(news.collections) ? [] : collectionsFromWire(inputs.collections),
         observed: { collections: new Map(), managed: new Map() },
         capabilities: engine.fullCapabilities("server not reachable yet"),
       });
@@ -197,7 +226,7 @@ async function reconcile(
   const reconciler = new engine.MongoReconciler({
     client,
     database: inputs.database,
-    collections: inputs.collections,
+    collections: collectionsFromWire(inputs.collections),
     users,
     allowMissingFeatures: inputs.allowMissingFeatures,
     protected: inputs.protected,
@@ -251,7 +280,7 @@ export class MongoSchema extends pulumi.dynamic.Resource {
       {
         connection: pulumi.secret(args.connection),
         database: args.database,
-        collections: args.collections,
+        collections: pulumi.output(args.collections).apply((c) => collectionsToWire(c as CollectionDeclaration[])),
         users: args.users === undefined ? undefined : pulumi.secret(args.users),
         allowMissingFeatures: args.allowMissingFeatures ?? [],
         protected: args.protected ?? false,

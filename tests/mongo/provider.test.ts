@@ -171,3 +171,15 @@ describe("MongoSchema resource", () => {
     expect(provider).not.toMatch(/Hunter2|App-Pw|Ro-Pw|MongoClient\(/);
   });
 });
+
+describe("index keys through Pulumi's state", () => {
+  it("keep their declared order when the state sorts object keys", async () => {
+    const { collectionsToWire, collectionsFromWire } = await import("../../providers/mongo-schema");
+    const declared = [{ name: "c", indexes: [{ serves: "q", key: { submission_id: 1, engine_id: -1 } as Record<string, 1 | -1> }] }];
+    // What a property map does to an object: keys sorted.
+    const sortKeys = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(sortKeys) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sortKeys(x)])) : v;
+    const back = collectionsFromWire(sortKeys(collectionsToWire(declared)) as unknown[]);
+    expect(Object.keys(back[0].indexes[0].key)).toEqual(["submission_id", "engine_id"]);
+  });
+});
