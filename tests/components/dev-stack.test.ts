@@ -480,6 +480,20 @@ describe("the admin tools (dev profile)", () => {
   });
 });
 
+describe("secrets in the state", () => {
+  it("no resource input holds a password or a private key outside a secret", () => {
+    const leaks = mocks.registered.flatMap((r) =>
+      r.plainStrings.filter((x) => /mockpw|PRIVATE KEY/.test(x.value) && x.path !== "__provider").map((x) => `${r.name}: ${x.path}`),
+    );
+    expect(leaks).toEqual([]);
+  });
+
+  it("the secrets do reach the inputs that need them (the check above is not vacuous)", () => {
+    expect(container("postgres").envs[0]).toBe(`POSTGRES_PASSWORD=${pw("nexus-postgres-admin-password")}`);
+    expect(mocks.byName("nexus-postgres-container").plainStrings.some((x) => x.path.startsWith("envs"))).toBe(false);
+  });
+});
+
 describe("outputs", () => {
   it("the backend's variables: URLs with TLS verification, as secrets", async () => {
     expect(await valueOf(layer.env.DATABASE_URL)).toBe(`postgresql://nexus_app:${pw("nexus-postgres-app-password")}@127.0.0.1:5432/nexus_security?sslmode=verify-full`);

@@ -20,6 +20,8 @@ export interface RegisteredResource {
   inputs: Record<string, any>;
   /** Custom resource (false for components). */
   custom: boolean;
+  /** Every string in the inputs that is not inside a secret, with its path (what state would hold in plain text). */
+  plainStrings: { path: string; value: string }[];
 }
 
 /** A resource as its component constructed it: the resource options it passed. */
@@ -60,13 +62,18 @@ export interface InstallMocksArgs {
   secretKeys?: string[];
 }
 
+/** The wire format's secret marker (secret inputs reach the mocks still wrapped in it). */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
 /** The fake computed outputs a provider would return, per type. Inputs are echoed back as well. */
 export function fakeOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
   switch (type) {
     case "random:index/randomPassword:RandomPassword":
-      return { result: `mockpw${name.replace(/[^A-Za-z0-9]/g, "")}`, bcryptHash: "$2a$10$mock" };
+      // The random and tls providers return these as secrets.
+      return { result: secretValue(`mockpw${name.replace(/[^A-Za-z0-9]/g, "")}`), bcryptHash: secretValue("$2a$10$mock") };
     case "tls:index/privateKey:PrivateKey":
-      return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${name}\n-----END PRIVATE KEY-----\n`, publicKeyPem: `pub-${name}` };
+      return { privateKeyPem: secretValue(`-----BEGIN PRIVATE KEY-----\n${name}\n-----END PRIVATE KEY-----\n`), publicKeyPem: `pub-${name}` };
     case "tls:index/selfSignedCert:SelfSignedCert":
     case "tls:index/locallySignedCert:LocallySignedCert":
       return { certPem: `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n` };
@@ -85,10 +92,6 @@ export function fakeOutputs(type: string, name: string, inputs: Record<string, a
   return {};
 }
 
-/** The wire format's secret marker (nested secrets reach the mocks still wrapped in it). */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
-
 /** Inputs with every nested secret replaced by its value. */
 export function unwrapSecrets(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(unwrapSecrets);
@@ -100,6 +103,23 @@ export function unwrapSecrets(v: unknown): unknown {
   return v;
 }
 
+/** String leaves outside secrets, with their paths. */
+export function plainStrings(v: unknown, path = ""): { path: string; value: string }[] {
+  if (typeof v === "string") return [{ path, value: v }];
+  if (Array.isArray(v)) return v.flatMap((x, i) => plainStrings(x, `${path}[${i}]`));
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (o[SECRET_SIG] === SECRET_VALUE) return [];
+    return Object.entries(o).flatMap(([k, x]) => plainStrings(x, path ? `${path}.${k}` : k));
+  }
+  return [];
+}
+
+/** A value the mock engine returns as a secret output (as the real providers mark these). */
+function secretValue(value: unknown): Record<string, unknown> {
+  return { [SECRET_SIG]: SECRET_VALUE, value };
+}
+
 export function installMocks(args: InstallMocksArgs = {}): MockRuntime {
   const registered: RegisteredResource[] = [];
   const constructed: ConstructedResource[] = [];
@@ -107,7 +127,7 @@ export function installMocks(args: InstallMocksArgs = {}): MockRuntime {
   pulumi.runtime.setMocks(
     {
       newResource(a: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
-        registered.push({ type: a.type, name: a.name, inputs: unwrapSecrets(a.inputs) as Record<string, any>, custom: a.custom ?? true });
+        registered.push({ type: a.type, name: a.name, inputs: unwrapSecrets(a.inputs) as Record<string, any>, custom: a.custom ?? true, plainStrings: plainStrings(a.inputs) });
         return { id: `${a.name}-id`, state: { ...a.inputs, ...fakeOutputs(a.type, a.name, a.inputs) } };
       },
       call(a: pulumi.runtime.MockCallArgs) {
