@@ -10,7 +10,7 @@ import type { Client as PgClient, ClientConfig as PgClientConfig } from "pg";
 import type Redis from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { keyspaceLayout, type KeyspaceLayout, type KeyspaceOptions, type LogicalDatabaseName } from "../../redis/layout";
-import { WARMUP_MARKER, WARMUP_SPEC, warmupDatabases, warmupSetPrefix, type WarmupSet, type WarmupSpec } from "../../redis/warmup";
+import { WARMUP_MARKER, WARMUP_SPEC, warmupSetPrefix, type WarmupSet, type WarmupSpec } from "../../redis/warmup";
 import { BulkWriter } from "./bulk";
 
 /** One key to write. */
@@ -332,7 +332,7 @@ export async function runWarmup(
       else await r.set(marker, JSON.stringify(value));
     } catch (e) {
       throw new WarmupError(
-        `warmup of ${where} stopped after ${done} of ${entries.length} keys: ${describeRedisFailure(e)}. ` +
+        `warmup of ${where} stopped after sending ${done} of ${entries.length} keys: ${describeRedisFailure(e)}. ` +
           `No warmup marker was written, so the next run (pulumi up, or nexus-db redis warm) warms again.`,
         { cause: e },
       );
@@ -424,4 +424,3 @@ export function warmRedis(conn: WarmupConnections, options: WarmupRunOptions & {
   return withSources(conn, options.spec ?? WARMUP_SPEC, (data, connect) => runWarmup(connect, data, options));
 }
 
-export { warmupDatabases };

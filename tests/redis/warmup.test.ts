@@ -262,7 +262,7 @@ describe("cache warmup from PostgreSQL", () => {
     expect(restarted).toBe(true);
     expect(error).toBeInstanceOf(WarmupError);
     expect((error as Error).message).toMatch(
-      /^warmup of DB 1 \(rateLimit\) stopped after \d+ of \d+ keys: the connection to Redis was lost .*No warmup marker was written, so the next run .* warms again\.$/,
+      /^warmup of DB 1 \(rateLimit\) stopped after sending \d+ of \d+ keys: the connection to Redis was lost .*No warmup marker was written, so the next run .* warms again\.$/,
     );
     // DB 3 finished before the restart (its marker is complete and persisted); DB 1 has none.
     const admin = await env.admin(0);
