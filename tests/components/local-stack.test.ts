@@ -115,6 +115,14 @@ describe("the local stack through index.ts", () => {
     expect(program.environment).toBe("local");
   });
 
+  it("no resource input holds a configured password outside a secret", () => {
+    const leaks = mocks.registered.flatMap((r) =>
+      r.plainStrings.filter((x) => x.path !== "__provider" && Object.values(SECRETS).some((pw) => x.value.includes(pw))).map((x) => `${r.name}: ${x.path}`),
+    );
+    expect(leaks).toEqual([]);
+    expect(mocks.byName("nexus-postgres-roles").plainStrings.some((x) => x.path.startsWith("passwords"))).toBe(false);
+  });
+
   it("the non-secret exports hold no password", async () => {
     const redis = program.redis as { endpoint: pulumi.Output<unknown> };
     const text = JSON.stringify(await valueOf(redis.endpoint));
