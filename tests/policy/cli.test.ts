@@ -153,7 +153,7 @@ describe("the nexus-db program with the policy pack", () => {
     );
     expect(out.ok).toBe(false);
     expect(out.output).toContain("nexus-db:postgres.external.sslMode: a protected stack needs TLS to PostgreSQL");
-    expect(out.output).toContain("nexus-db:postgres.seedData: a protected stack never loads seed data");
+    expect(out.output).toContain("nexus-db:redis.external.tls: a protected stack needs TLS to Redis");
     expect(out.output).not.toContain("[mandatory]");
   }, PROGRAM_TIMEOUT);
 });
