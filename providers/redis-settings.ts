@@ -24,7 +24,6 @@ interface Inputs {
 
 async function apply(inputs: Inputs) {
   // require, not import(): a dynamic import() compiles to a loader the closure serializer may not capture (vitest's).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const IORedis = (require("ioredis") as typeof import("ioredis")).default;
   const { applyRedisSettings } = loadEngine<ApplyEngine>("engines/redis/apply");
   const { parseRedisSettings } = loadEngine<SettingsEngine>("engines/redis/settings");

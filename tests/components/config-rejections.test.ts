@@ -135,7 +135,7 @@ describe("rejected configs list every problem with its path", () => {
 
   it("the error message lists the problems one per line", () => {
     expect(() => parseStackConfig({ environment: "prod", tls: { mode: "none" }, postgres: { seedData: true } }, "prod")).toThrow(
-      /invalid stack config \(\d+ problems\):\n  nexus-db:/,
+      /invalid stack config \(\d+ problems\):\n {2}nexus-db:/,
     );
   });
 });
@@ -181,6 +181,5 @@ describe("passwords", () => {
 });
 
 function pulumiConfig(c: Record<string, string>): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   (require("@pulumi/pulumi") as typeof import("@pulumi/pulumi")).runtime.setAllConfig(c, ["nexus-db:postgresAppPassword", "nexus-db:redisAppPassword"]);
 }

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { StackConfig } from "../../config/schema";
 import type { DatabaseLayer } from "../../components/database-layer";
-import { installMocks, isSecret, valueOf } from "../helpers/mocks";
+import { installMocks, isSecret, valueOf, type Inputs } from "../helpers/mocks";
 
 const mocks = installMocks({ stack: "dev" });
 
@@ -38,7 +38,7 @@ beforeAll(async () => {
 });
 
 const container = (n: string) => mocks.byName(`nexus-${n}-container`).inputs;
-const upload = (r: Record<string, any>, file: string) => {
+const upload = (r: Inputs, file: string) => {
   const u = (r.uploads as { file: string }[]).find((x) => x.file === file);
   if (!u) throw new Error(`no upload ${file}`);
   return u as { file: string; content: string; owner?: string; group?: string; permissions?: string };

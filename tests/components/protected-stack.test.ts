@@ -2,11 +2,11 @@
 // a protected stack, no seeds, no admin tools; an ephemeral dev stack lets destroy take its volumes.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseLayer } from "../../components/database-layer";
-import { installMocks, type MockRuntime } from "../helpers/mocks";
+import { installMocks, type Inputs, type MockRuntime } from "../helpers/mocks";
 
 const mocks: MockRuntime = installMocks({ stack: "prod" });
 
-type Recorded = { names: string[]; inputs: (n: string) => Record<string, any>; options: (n: string) => Record<string, any> };
+type Recorded = { names: string[]; inputs: (n: string) => Inputs; options: (n: string) => MockRuntime["constructed"][number]["opts"] };
 let prod: Recorded;
 let eph: Recorded;
 let prodLayer: DatabaseLayer;

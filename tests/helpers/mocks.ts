@@ -11,13 +11,17 @@
 //   expect(mocks.byName("nexus-postgres-container").inputs.ports).toEqual([...]);
 import * as pulumi from "@pulumi/pulumi";
 
+/** Inputs as the providers receive them: arbitrary data that the tests read and compare. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Inputs = Record<string, any>;
+
 /** A resource as the mock engine saw it register. */
 export interface RegisteredResource {
   /** Type token, e.g. `docker:index/container:Container`, `nexus:db:Postgres`. */
   type: string;
   name: string;
   /** Inputs as plain values (secrets unwrapped, resource references resolved). */
-  inputs: Record<string, any>;
+  inputs: Inputs;
   /** Custom resource (false for components). */
   custom: boolean;
   /** Every string in the inputs that is not inside a secret, with its path (what state would hold in plain text). */
@@ -67,7 +71,7 @@ const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 /** The fake computed outputs a provider would return, per type. Inputs are echoed back as well. */
-export function fakeOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+export function fakeOutputs(type: string, name: string, inputs: Inputs): Record<string, unknown> {
   switch (type) {
     case "random:index/randomPassword:RandomPassword":
       // The random and tls providers return these as secrets.
@@ -127,7 +131,7 @@ export function installMocks(args: InstallMocksArgs = {}): MockRuntime {
   pulumi.runtime.setMocks(
     {
       newResource(a: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
-        registered.push({ type: a.type, name: a.name, inputs: unwrapSecrets(a.inputs) as Record<string, any>, custom: a.custom ?? true, plainStrings: plainStrings(a.inputs) });
+        registered.push({ type: a.type, name: a.name, inputs: unwrapSecrets(a.inputs) as Inputs, custom: a.custom ?? true, plainStrings: plainStrings(a.inputs) });
         return { id: `${a.name}-id`, state: { ...a.inputs, ...fakeOutputs(a.type, a.name, a.inputs) } };
       },
       call(a: pulumi.runtime.MockCallArgs) {

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { NAMESPACE, parseStackConfig, type StackConfig } from "../../config/schema";
 
 // js-yaml comes with @pulumi/pulumi (it reads these files too); it ships no types.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { load } = require("js-yaml") as { load(text: string): unknown };
 
 /** `Pulumi.<stack>.yaml`'s plain values of the namespace, key without namespace → value. */
