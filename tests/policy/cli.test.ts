@@ -105,7 +105,7 @@ describe("the nexus-db program with the policy pack", () => {
     const suffix = uniqueSuffix();
     try {
       const open = await withStack(
-        async () => programStack(`policy-open-${suffix}`, dir, env),
+        async () => programStack(`policy-open-${suffix}`, projectCopy("policy-open"), env),
         async (s) => {
           await setConfig(s, cfg.plain, cfg.secrets);
           return previewWithPolicies(s);
@@ -117,7 +117,7 @@ describe("the nexus-db program with the policy pack", () => {
       // The local config says environment local, so the program itself lets it through: TLS off,
       // nothing protected, seed data. The pack decides by the stack's name and refuses it.
       const prod = await withStack(
-        async () => programStack(`prod-policy-${suffix}`, dir, env),
+        async () => programStack(`prod-policy-${suffix}`, projectCopy("policy-prod"), env),
         async (s) => {
           await setConfig(s, cfg.plain, cfg.secrets);
           return previewWithPolicies(s);
