@@ -36,6 +36,8 @@ export const mongo = {
 export const redis = {
   endpoint: layer.redis.endpoint.apply(({ caPem: _ca, ...e }) => e),
   notApplied: layer.redis.notApplied ?? pulumi.output([] as string[]),
+  /** Source rows per warmup set, and the data+spec version the cache holds. */
+  warmup: layer.warmup ? { counts: layer.warmup.counts, version: layer.warmup.version } : undefined,
 };
 /** The admin tools of a dev stack: where they answer, their logins, their password (secret). */
 export const devTools = layer.devTools && { urls: layer.devTools.urls, logins: layer.devTools.logins, password: layer.devTools.password };

@@ -4,10 +4,11 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
 import { Mongo } from "./mongo";
-import { Postgres, postgresUrl, type PgConnection } from "./postgres";
+import { Postgres, pgClientSettings, postgresUrl, type PgConnection } from "./postgres";
 import { Redis } from "./redis";
 import { secretConfigValue, stackPassword } from "./secrets";
 import { Certificates } from "./tls";
+import { RedisWarmup } from "../providers/redis-warmup";
 import { DevTools } from "./dev-tools";
 
 export interface DatabaseLayerArgs {
@@ -28,6 +29,8 @@ export class DatabaseLayer extends pulumi.ComponentResource {
     MONGODB_URL: pulumi.Output<string>;
     REDIS_URL: pulumi.Output<string>;
   };
+  /** The cache warmup (absent when `redis.warmup.enabled` is false). */
+  readonly warmup?: RedisWarmup;
   /** Per-role URLs (secrets). */
   readonly urls: Record<string, pulumi.Output<string>>;
   /** pgAdmin, Mongo Express, Redis Commander (when `docker.devTools` is on). */
@@ -136,6 +139,30 @@ export class DatabaseLayer extends pulumi.ComponentResource {
           redisAdmin: { user: this.redis.settings.acl.users.admin.name, password: redisAdminPassword },
         },
         { parent: this, dependsOn: [this.postgres, this.mongo, this.redis] },
+      );
+    }
+
+    // The cache warmup reads PostgreSQL as the read-only role and writes as the warmup ACL user,
+    // after the schema, grants and seeds are in place and Redis is configured.
+    if (cfg.redis.warmup.enabled) {
+      this.warmup = new RedisWarmup(
+        `${name}-redis-warmup`,
+        {
+          connections: pulumi
+            .all([this.postgres.connections.readonly, this.redis.endpoint, this.redis.passwords.warmup])
+            .apply(([pg, r, warmPassword]) => ({
+              database: pgClientSettings(pg),
+              redis: {
+                host: r.host,
+                port: r.port,
+                username: this.redis.settings.acl.users.warmup.name,
+                password: warmPassword,
+                ...(r.tls ? { tls: r.caPem ? { ca: r.caPem } : {} } : {}),
+              },
+            })),
+          keyspace: { cluster: this.redis.settings.cluster, keyPrefix: this.redis.settings.keyPrefix },
+        },
+        { parent: this, dependsOn: [this.postgres.ready, ...this.redis.ready] },
       );
     }
 

@@ -79,6 +79,8 @@ export class Redis extends pulumi.ComponentResource {
   readonly replicationGroup?: ReplicationGroup;
   /** What the warmup waits for. */
   readonly ready: pulumi.Resource[];
+  /** The ACL users' passwords (secrets), for the warmup's connection. */
+  readonly passwords: RedisPasswords;
 
   constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nexus:db:Redis", name, {}, opts);
@@ -90,6 +92,7 @@ export class Redis extends pulumi.ComponentResource {
     );
     let endpoint: pulumi.Output<RedisEndpoint>;
     this.ready = [];
+    this.passwords = args.passwords;
 
     if (c.backend === "docker") {
       if (!args.network) throw new Error("nexus-db:redis.backend docker needs the docker network");

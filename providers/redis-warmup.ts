@@ -14,8 +14,8 @@ type Engine = typeof import("../engines/redis/warmup");
 
 /** Where the warmup reads and writes. Secret as a whole: both carry credentials. */
 export interface RedisWarmupConnections {
-  /** PostgreSQL URL of a role that may read the warmup's tables. */
-  database: string;
+  /** PostgreSQL URL, or pg client settings (TLS with a CA given as PEM), of a role that may read the warmup's tables. */
+  database: string | import("pg").ClientConfig;
   /** Redis URL (or ioredis options) of the warmup ACL user. */
   redis: string | Pick<RedisOptions, "host" | "port" | "username" | "password" | "tls">;
 }
@@ -78,7 +78,7 @@ export const redisWarmupProvider: pulumi.dynamic.ResourceProvider<RedisWarmupInp
   async check(_olds: Partial<RedisWarmupInputs>, news: Partial<RedisWarmupInputs>) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
     const c = news.connections;
-    if (!c || (!hasUnknown(c) && (typeof c.database !== "string" || !c.redis))) {
+    if (!c || (!hasUnknown(c) && (!c.database || !["string", "object"].includes(typeof c.database) || !c.redis))) {
       failures.push({ property: "connections", reason: "connections.database (PostgreSQL URL) and connections.redis (the warmup user) are required" });
     }
     const batchSize = news.batchSize ?? 1000;

@@ -152,6 +152,24 @@ describe("the local stack with the real CLI", () => {
     }
   });
 
+  it("warms the Redis cache from PostgreSQL in the same up", async () => {
+    const { default: IORedis } = await import("ioredis");
+    const redis = new URL(REDIS_URL);
+    const r = new IORedis({ host: redis.hostname, port: Number(redis.port || 6379), db: 3, lazyConnect: true });
+    await r.connect();
+    try {
+      // DB 3, the engine reputation cache: one key per engine of the seed data, under the stack's prefix.
+      const keys = await r.keys(`e2e${suffix}:engine:*`);
+      expect(keys.length).toBe(5);
+      await r.select(1);
+      expect((await r.keys(`e2e${suffix}:*`)).length).toBeGreaterThan(0);
+    } finally {
+      r.disconnect();
+    }
+    const warm = (outputs.redis.value as { warmup: { counts: Record<string, number> } }).warmup;
+    expect(Object.values(warm.counts).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
   it("gives each PostgreSQL role exactly its privileges", async () => {
     const app = roleUrl(roles.app, passwords.postgresAppPassword);
     const ro = roleUrl(roles.readonly, passwords.postgresReadonlyPassword);
@@ -238,6 +256,13 @@ describe("the local stack with the real CLI", () => {
     } finally {
       writeFileSync(file, before);
     }
+  }, 300_000);
+
+  it("previews a re-warm when the warmup's source data changes", async () => {
+    await pgQuery(pgUrlFor(db), "UPDATE engines SET name = name || ' (renamed)' WHERE id = (SELECT id FROM engines ORDER BY id LIMIT 1)");
+    const p = await stack.preview({ diff: true, color: "never" });
+    expect(p.stdout).toMatch(/pendingReasons/);
+    expect(p.stdout).toMatch(/source data changed|data changed/i);
   }, 300_000);
 
   it("destroy removes the stack's resources and keeps the data", async () => {
