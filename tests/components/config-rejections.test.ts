@@ -1,6 +1,7 @@
 // Bad stack configs fail before any resource is registered, listing every problem by its config
 // path; the defaults per environment. Pure: parseStackConfig, passwordProblems, and readStackConfig
 // over the mock runtime's config.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { installMocks } from "../helpers/mocks";
 import { StackConfigError, parseStackConfig } from "../../config/schema";
@@ -58,6 +59,11 @@ describe("defaults per environment", () => {
       expect(c.docker.devTools).toBe(false);
       expect(c.postgres.backend).toBe("external");
     }
+  });
+
+  it("the dev stack file holds no secret: its passwords are generated", () => {
+    const text = readFileSync("Pulumi.dev.yaml", "utf8");
+    expect(text).not.toMatch(/secure:|Password|tlsCaKeyPem/);
   });
 
   it("the committed stack files parse", () => {
