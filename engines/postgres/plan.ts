@@ -142,7 +142,7 @@ export async function planMigrations(input: PlanInput): Promise<MigrationPlan> {
 
   let direction: MigrationPlan["direction"] = "none";
   let toApply: MigrationRef[] = [];
-  let toRevert: MigrationRef[] = [];
+  const toRevert: MigrationRef[] = [];
   const outOfOrder: MigrationRef[] = [];
   const revertFiles: Migration[] = [];
 

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checksumOf, DirectoryMigrationSource, migrate, migrationRefs } from "../../engines/postgres";
-import { UNKNOWN, type SchemaInputs, type SchemaOutputs } from "../../engines/postgres/schema-resource";
+import { UNKNOWN, type SchemaInputs } from "../../engines/postgres/schema-resource";
 import { postgresSchemaProvider as provider } from "../../providers/postgres-schema";
 import { freshDatabase, type FreshDatabase } from "../helpers/pg";
 import { historyRows, ROOT, scratchDir, tableNames } from "./postgres-support";

@@ -112,7 +112,6 @@ describe("MongoSchema provider", () => {
   });
 
   it("check refuses bad declarations and protected-stack settings with the property and the reason", async () => {
-    const p = mod.mongoSchemaProvider;
     const decls = nexusCollections();
     decls[0].indexes.push({ serves: "x", key: { a: 1, b: 1 }, expireAfterSeconds: 60 });
     const r = await check({}, news(testDatabase(), { collections: decls, protected: true, dropCollectionsOnDelete: true }));
