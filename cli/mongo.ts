@@ -1,6 +1,6 @@
 // `nexus-db mongo <plan|apply|status>`: the Mongo reconciler for operators and CI, the same engine
 // as the MongoSchema resource. Exit status 1 on any error, 2 on bad usage.
-import { parseArgs } from "node:util";
+import { parseCommand } from "./args";
 import { nexusCollections } from "../mongo/collections";
 import {
   DeclarationError,
@@ -40,43 +40,30 @@ users: set NEXUS_MONGO_APP_PASSWORD and NEXUS_MONGO_ANALYTICS_PASSWORD to keep t
 class UsageError extends Error {}
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        url: { type: "string" },
-        database: { type: "string" },
-        "allow-missing": { type: "string", multiple: true },
-        protected: { type: "boolean" },
-        "drop-collections": { type: "boolean" },
-        "ttl-engine-stats": { type: "string" },
-        "ttl-sandbox-reports": { type: "string" },
-        "ttl-threat-indicators": { type: "string" },
-        tls: { type: "boolean" },
-        "tls-ca": { type: "string" },
-        "tls-cert": { type: "string" },
-        "app-user": { type: "string" },
-        "analytics-user": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    console.error(`nexus-db mongo: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const { values: o, positionals } = parsed;
-  const command = positionals[0];
-  if (o.help || !command) {
-    console.log(USAGE);
-    return o.help ? 0 : 2;
-  }
-  if (!["plan", "apply", "status"].includes(command) || positionals.length > 1) {
-    console.error(`nexus-db mongo: unknown command "${positionals.join(" ")}"\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommand(
+    "mongo",
+    args,
+    {
+      url: { type: "string" },
+      database: { type: "string" },
+      "allow-missing": { type: "string", multiple: true },
+      protected: { type: "boolean" },
+      "drop-collections": { type: "boolean" },
+      "ttl-engine-stats": { type: "string" },
+      "ttl-sandbox-reports": { type: "string" },
+      "ttl-threat-indicators": { type: "string" },
+      tls: { type: "boolean" },
+      "tls-ca": { type: "string" },
+      "tls-cert": { type: "string" },
+      "app-user": { type: "string" },
+      "analytics-user": { type: "string" },
+      json: { type: "boolean" },
+    } as const,
+    ["plan", "apply", "status"],
+    USAGE,
+  );
+  if ("exit" in parsed) return parsed.exit;
+  const { values: o, command } = parsed;
   const url = o.url ?? process.env.MONGODB_URL;
   if (!url) {
     console.error(`nexus-db mongo: no server: pass --url or set MONGODB_URL\n${USAGE}`);

@@ -1,6 +1,6 @@
 // `nexus-db pg <status|plan|migrate|lint>`: the migration engine for operators and CI. Same engine
 // and same messages as `pulumi up`; exit status 1 on any error, 2 on bad usage.
-import { parseArgs } from "node:util";
+import { parseCommand } from "./args";
 import {
   ALWAYS_BLOCKING,
   DirectoryMigrationSource,
@@ -36,41 +36,28 @@ options:
   --json                    print the result as JSON`;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        url: { type: "string" },
-        dir: { type: "string", default: "sql/migrations" },
-        target: { type: "string" },
-        baseline: { type: "string" },
-        "out-of-order": { type: "boolean" },
-        repair: { type: "string", multiple: true },
-        "allow-destructive": { type: "string", multiple: true },
-        protected: { type: "boolean" },
-        "lock-timeout": { type: "string" },
-        "statement-lock-timeout": { type: "string" },
-        "history-table": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    console.error(`nexus-db pg: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const { values: o, positionals } = parsed;
-  const command = positionals[0];
-  if (o.help || !command) {
-    console.log(USAGE);
-    return o.help ? 0 : 2;
-  }
-  if (!["status", "plan", "migrate", "lint"].includes(command) || positionals.length > 1) {
-    console.error(`nexus-db pg: unknown command "${positionals.join(" ")}"\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommand(
+    "pg",
+    args,
+    {
+      url: { type: "string" },
+      dir: { type: "string", default: "sql/migrations" },
+      target: { type: "string" },
+      baseline: { type: "string" },
+      "out-of-order": { type: "boolean" },
+      repair: { type: "string", multiple: true },
+      "allow-destructive": { type: "string", multiple: true },
+      protected: { type: "boolean" },
+      "lock-timeout": { type: "string" },
+      "statement-lock-timeout": { type: "string" },
+      "history-table": { type: "string" },
+      json: { type: "boolean" },
+    } as const,
+    ["status", "plan", "migrate", "lint"],
+    USAGE,
+  );
+  if ("exit" in parsed) return parsed.exit;
+  const { values: o, command } = parsed;
 
   const int = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;

@@ -2,7 +2,7 @@
 // resource, for operators and CI. Exit status 1 on any error, 2 on bad usage.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommand } from "./args";
 import { renderAclFile, renderRedisConf, type AclPasswords } from "../engines/redis/render";
 import { ACL_ROLES, parseRedisSettings, RedisSettingsError } from "../engines/redis/settings";
 import { warmRedis, warmupStatus, WarmupError, type WarmupPlan, type WarmupResult } from "../engines/redis/warmup";
@@ -35,39 +35,26 @@ warm/status options:
   --json              print the result as JSON`;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        settings: { type: "string" },
-        dev: { type: "boolean" },
-        out: { type: "string" },
-        "redis-url": { type: "string" },
-        "database-url": { type: "string" },
-        cluster: { type: "boolean" },
-        "key-prefix": { type: "string" },
-        "batch-size": { type: "string" },
-        force: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    console.error(`nexus-db redis: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  const { values: o, positionals } = parsed;
-  const command = positionals[0];
-  if (o.help || !command) {
-    console.log(USAGE);
-    return o.help ? 0 : 2;
-  }
-  if (!["render", "warm", "status"].includes(command) || positionals.length > 1) {
-    console.error(`nexus-db redis: unknown command "${positionals.join(" ")}"\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommand(
+    "redis",
+    args,
+    {
+      settings: { type: "string" },
+      dev: { type: "boolean" },
+      out: { type: "string" },
+      "redis-url": { type: "string" },
+      "database-url": { type: "string" },
+      cluster: { type: "boolean" },
+      "key-prefix": { type: "string" },
+      "batch-size": { type: "string" },
+      force: { type: "boolean" },
+      json: { type: "boolean" },
+    } as const,
+    ["render", "warm", "status"],
+    USAGE,
+  );
+  if ("exit" in parsed) return parsed.exit;
+  const { values: o, command } = parsed;
   try {
     if (command === "render") return render(o);
     return await warmOrStatus(command as "warm" | "status", o);

@@ -6,7 +6,7 @@
 // plan that `check` makes on every preview.
 import * as pulumi from "@pulumi/pulumi";
 import type { Capabilities, CollectionDeclaration, MongoFeature } from "../engines/mongo";
-import { loadEngine } from "./runtime";
+import { hasUnknown, loadEngine } from "./runtime";
 
 type Engine = typeof import("../engines/mongo");
 
@@ -104,15 +104,6 @@ export function collectionsFromWire(collections: unknown[]): CollectionDeclarati
   }));
 }
 
-/** Pulumi's marker for a value not known during preview. */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-
-function hasUnknown(v: unknown): boolean {
-  if (v === UNKNOWN) return true;
-  if (Array.isArray(v)) return v.some(hasUnknown);
-  if (v && typeof v === "object") return Object.values(v).some(hasUnknown);
-  return false;
-}
 
 /**
  * The provider's methods. They capture nothing but `loadEngine` (see providers/runtime.ts): the

@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { RedisOptions } from "ioredis";
 import type { KeyspaceOptions } from "../redis/layout";
-import { loadEngine } from "./runtime";
+import { hasUnknown, loadEngine } from "./runtime";
 
 type Engine = typeof import("../engines/redis/warmup");
 
@@ -60,15 +60,6 @@ export interface RedisWarmupOutputs {
   pendingReasons: string[];
 }
 
-/** Pulumi's marker for a value not known during preview. */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-
-function hasUnknown(v: unknown): boolean {
-  if (v === UNKNOWN) return true;
-  if (Array.isArray(v)) return v.some(hasUnknown);
-  if (v && typeof v === "object") return Object.values(v).some(hasUnknown);
-  return false;
-}
 
 /**
  * The provider's methods. They capture nothing but `loadEngine` and the helpers above (see

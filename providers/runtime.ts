@@ -46,3 +46,14 @@ export function loadEngine<T>(relativePath: string): T {
   }
   return require(file) as T;
 }
+
+/** Pulumi's marker for a value not known during preview (what `check` and `diff` may receive). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** True when `value` holds a value unknown during preview anywhere inside it. */
+export function hasUnknown(value: unknown): boolean {
+  if (value === UNKNOWN) return true;
+  if (Array.isArray(value)) return value.some(hasUnknown);
+  if (value && typeof value === "object") return Object.values(value).some(hasUnknown);
+  return false;
+}

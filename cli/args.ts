@@ -1,0 +1,31 @@
+// The part every store's command line shares: parse, `--help`, one known command, exit status 2
+// with the usage on a mistake.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** What a store's `run` gets back: the command and its options, or the exit status to return. */
+export type ParsedCommand<O extends Options> =
+  | { command: string; values: ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true }>>["values"] }
+  | { exit: number };
+
+export function parseCommand<O extends Options>(store: string, args: string[], options: O, commands: readonly string[], usage: string): ParsedCommand<O> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: { ...options, help: { type: "boolean", short: "h" } } as O });
+  } catch (err) {
+    console.error(`nexus-db ${store}: ${(err as Error).message}\n${usage}`);
+    return { exit: 2 };
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if ((values as { help?: boolean }).help || !command) {
+    console.log(usage);
+    return { exit: (values as { help?: boolean }).help ? 0 : 2 };
+  }
+  if (!commands.includes(command) || positionals.length > 1) {
+    console.error(`nexus-db ${store}: unknown command "${positionals.join(" ")}"\n${usage}`);
+    return { exit: 2 };
+  }
+  return { command, values };
+}
