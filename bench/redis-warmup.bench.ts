@@ -102,6 +102,11 @@ async function main(): Promise<void> {
         theirs.push(timePipe(server.port, db, pipeFile, n));
         if ((await dbsize(control, db)) !== n) throw new Error(`redis-cli --pipe left ${await dbsize(control, db)} keys`);
       }
+      // A re-warm over the keys already there (data changed): adds the stale-key scan, which a
+      // first warmup into an empty database skips. Reported in the note, not in the ratio.
+      await control.flushall();
+      await timeWarmup(server.port, data);
+      const rewarmMs = await timeWarmup(server.port, data, true);
       const bestOurs = Math.min(...ours);
       const bestTheirs = Math.min(...theirs);
       report({
@@ -111,7 +116,8 @@ async function main(): Promise<void> {
         unit: "ops/s",
         goal: 1.25, // at least 0.8 of redis-cli's throughput
         note:
-          `best of 2: ours ${bestOurs.toFixed(0)} ms (plan, SETs, stale-key scan, marker), redis-cli --pipe ${bestTheirs.toFixed(0)} ms; ` +
+          `best of 2 into an empty database: ours ${bestOurs.toFixed(0)} ms (plan, SETs, marker), redis-cli --pipe ${bestTheirs.toFixed(0)} ms; ` +
+          `a forced re-warm over the existing keys (SETs plus the stale-key scan) took ${rewarmMs.toFixed(0)} ms = ${(n / (rewarmMs / 1000)).toFixed(0)} keys/s; ` +
           `reading and hashing the ${n.toLocaleString("en")} source rows from PostgreSQL took ${readMs.toFixed(0)} ms more (not in either figure)`,
       });
       rmSync(pipeFile);
@@ -154,11 +160,11 @@ async function dbsize(r: Redis, db: number): Promise<number> {
   return n;
 }
 
-async function timeWarmup(port: number, data: WarmupData): Promise<number> {
+async function timeWarmup(port: number, data: WarmupData, force = false): Promise<number> {
   const redis = await redisConnector({ host: "127.0.0.1", port });
   try {
     const t = performance.now();
-    const r = await runWarmup(redis.connect, data, { batchSize: 1000 });
+    const r = await runWarmup(redis.connect, data, { batchSize: 1000, force });
     const ms = performance.now() - t;
     if (!r.warmed) throw new Error("the warmup did not run");
     return ms;
