@@ -84,7 +84,13 @@ export async function startRedisServer(opts: {
       c.kill(signal);
     });
 
-  await launch();
+  try {
+    await launch();
+  } catch (e) {
+    // A refused config: the caller's temp dir holds nothing worth keeping but the error says it all.
+    rmSync(opts.dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     port: opts.port,
     confFile,
