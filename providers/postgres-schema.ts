@@ -18,8 +18,11 @@ function schemaEngine(): SchemaEngine {
 
 /** The provider: every method delegates to the engine. */
 export const postgresSchemaProvider: pulumi.dynamic.ResourceProvider<SchemaInputs, SchemaOutputs> = {
-  async check(_olds, news) {
-    const { inputs, failures } = schemaEngine().checkSchemaInputs(news as unknown as Record<string, unknown>);
+  async check(olds, news) {
+    const engine = schemaEngine();
+    const { inputs, failures } = engine.checkSchemaInputs(news as unknown as Record<string, unknown>);
+    // Drift goes into an input, where `pulumi preview --diff` shows it.
+    if (failures.length === 0) inputs.liveDrift = await engine.previewDrift(olds, inputs as unknown as SchemaInputs);
     return { inputs: inputs as unknown as SchemaInputs, failures };
   },
 

@@ -145,6 +145,21 @@ export function schemaSource(root: string, inputs: Pick<SchemaInputs, "migration
   };
 }
 
+/**
+ * What `check` puts into the `liveDrift` input at preview time, so that `pulumi preview --diff`
+ * shows it (dynamic providers cannot `read`, and the SDK drops a diff's details): the live history
+ * table against the migrations the previous update recorded (its list, up to its target).
+ * Empty when there was no previous update or the database cannot be read.
+ */
+export async function previewDrift(olds: Partial<SchemaInputs> | undefined, news: SchemaInputs): Promise<string[]> {
+  if (!olds?.migrations || containsUnknown(news.connection) || containsUnknown(olds.migrations)) return [];
+  const previous = parseMigrationSettings(olds.settings ?? {});
+  const recorded = olds.migrations.filter((m) => previous.targetVersion === undefined || m.version <= previous.targetVersion);
+  const view = await readDatabase(clientConfig(news.connection), parseMigrationSettings(news.settings ?? {}));
+  if (!view.history || view.history.length === 0) return [];
+  return driftBetween(view.history, recorded).map((d) => d.message);
+}
+
 export interface SchemaDiff {
   /** True when `update` has work: migrations to run, rows to baseline or repair, drift to record, settings to store. */
   changes: boolean;

@@ -228,6 +228,20 @@ describe("the local stack with the real CLI", () => {
     expect(await pgQuery(roleUrl(roles.app, passwords.postgresAppPassword), "SELECT count(*) AS n FROM e2e_watchlist")).toEqual([{ n: "0" }]);
   }, 600_000);
 
+  it("reports drift of the database's own history in the preview", async () => {
+    const url = pgUrlFor(db);
+    const [row] = await pgQuery<Record<string, unknown>>(url, "SELECT * FROM schema_migrations WHERE version = 6");
+    await pgQuery(url, "DELETE FROM schema_migrations WHERE version = 6");
+    try {
+      const p = await stack.preview({ diff: true, color: "never" });
+      expect(p.stdout).toContain("liveDrift");
+      expect(p.stdout).toContain("006_e2e_watchlist was removed from the history table outside this stack");
+    } finally {
+      const cols = Object.keys(row);
+      await pgQuery(url, `INSERT INTO schema_migrations (${cols.join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})`, Object.values(row));
+    }
+  }, 300_000);
+
   it("fails the preview when an applied migration was edited, naming the file", async () => {
     const file = path.join(copy.dir, "sql/migrations/003_blockchain.sql");
     const original = readFileSync(file, "utf8");
