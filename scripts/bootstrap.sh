@@ -119,7 +119,12 @@ fi
 
 # The dynamic-provider plugin is a shell script inside the npm package; the CLI looks for it
 # beside its own executable.
-install -m 755 node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs "$BIN/pulumi-resource-pulumi-nodejs"
+# Replaced only when it differs, and atomically: stacks running at the same time keep finding it.
+shim=node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs
+if ! cmp -s "$shim" "$BIN/pulumi-resource-pulumi-nodejs"; then
+  install -m 755 "$shim" "$BIN/.pulumi-resource-pulumi-nodejs.new"
+  mv -f "$BIN/.pulumi-resource-pulumi-nodejs.new" "$BIN/pulumi-resource-pulumi-nodejs"
+fi
 
 # --- FerretDB -------------------------------------------------------------------------------------
 FERRETDB_BIN="$NEXUS_CACHE/ferretdb/$FERRETDB_VERSION/nexus-ferretdb"

@@ -8,6 +8,8 @@ cd "$NEXUS_ROOT"
 
 bash scripts/bootstrap.sh
 bash scripts/services.sh
+# The local file backend (tests that use the stack files need it, on a fresh clone too).
+mkdir -p .pulumi-state
 eval "$(bash scripts/services.sh urls)"
 
 echo "[test] typecheck" >&2
