@@ -1,0 +1,12 @@
+# Sourced by up.sh and preview.sh: toolchain, the local servers when the stack is `local`, and the
+# stack selected (created on first use). Sets STACK and leaves the remaining arguments in ARGS.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$NEXUS_ROOT"
+STACK="${1:-local}"
+ARGS=("${@:2}")
+
+bash scripts/bootstrap.sh
+[ "$STACK" = local ] && bash scripts/services.sh
+mkdir -p .pulumi-state
+pulumi stack select --create "$STACK" --non-interactive >/dev/null
