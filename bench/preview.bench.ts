@@ -56,10 +56,19 @@ async function main(): Promise<void> {
     const cfg = localStackConfig(env);
     const pg = cfg.plain["nexus-db:postgres"] as Record<string, unknown>;
     const mongo = cfg.plain["nexus-db:mongo"] as Record<string, unknown> & { settings?: Record<string, unknown> };
+    const redis = cfg.plain["nexus-db:redis"] as Record<string, unknown>;
+    // Roles, ACL users and key prefix of the bench's own: the shared servers' local stack keeps its passwords.
+    const roles = { owner: `bench_${suffix}_owner`, app: `bench_${suffix}_app`, readonly: `bench_${suffix}_ro` };
+    const aclUsers = { admin: { name: `bench_${suffix}_admin` }, app: { name: `bench_${suffix}_app` }, readonly: { name: `bench_${suffix}_ro` }, warmup: { name: `bench_${suffix}_warm` } };
     full = await programStack(`bench-full-${suffix}`, fullDir, env);
     await setConfig(
       full,
-      { ...cfg.plain, "nexus-db:postgres": { ...pg, database }, "nexus-db:mongo": { ...mongo, settings: { ...(mongo.settings ?? {}), database } } },
+      {
+        ...cfg.plain,
+        "nexus-db:postgres": { ...pg, database, roles },
+        "nexus-db:mongo": { ...mongo, settings: { ...(mongo.settings ?? {}), database } },
+        "nexus-db:redis": { ...redis, settings: { keyPrefix: `bench${suffix}:`, acl: { users: aclUsers } } },
+      },
       cfg.secrets,
     );
     bare = await programStack(`bench-bare-${suffix}`, bareDir, env);
@@ -89,10 +98,15 @@ async function main(): Promise<void> {
     }
     await removeStack(full, fullDir);
     await removeStack(bare, bareDir);
-    // Roles stay (shared with the local stack); the bench's own database and collections go.
+    // The bench's own database, roles and collections go.
     const c = new Client({ connectionString: DATABASE_URL });
     await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).finally(() => c.end());
+    try {
+      await c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      for (const r of ["app", "ro", "owner"]) await c.query(`DROP ROLE IF EXISTS "bench_${suffix}_${r}"`);
+    } finally {
+      await c.end();
+    }
     const m = new MongoClient(MONGODB_URL);
     await m.connect();
     await m.db(database).dropDatabase().finally(() => m.close());

@@ -31,6 +31,8 @@ describe.skipIf(!havePulumi && !process.env.CI)("PostgresSchema in a real stack"
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_HOME: path.join(workDir, "home"),
+    // The test's own backend, whatever the environment points at (scripts/env.sh sets the project's).
+    PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
   };
 
   beforeAll(async () => {

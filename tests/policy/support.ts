@@ -1,9 +1,12 @@
 // Shared by the policy tests: the real CLI through the Automation API, the project's environment
 // (scripts/env.sh), stacks named so the pack treats them as protected or not, and cleanup.
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { CommandError, LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
+import { NAMESPACE } from "../../config/schema";
+import { stackFileValues } from "../helpers/stack-files";
 
 export const ROOT = path.resolve(__dirname, "../..");
 export const POLICY_PACK = path.join(ROOT, "policy");
@@ -40,17 +43,18 @@ export function projectCopy(prefix: string): string {
   return dir;
 }
 
-/** The local stack's config (Pulumi.local.yaml): plain values, and secrets decrypted by the CLI. */
-export function localStackConfig(env: Record<string, string>): { plain: Record<string, unknown>; secrets: Record<string, string> } {
-  const shown = JSON.parse(
-    execFileSync("pulumi", ["config", "--show-secrets", "--json", "--stack", "local"], { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8" }),
-  ) as Record<string, { value: string; objectValue?: unknown; secret: boolean }>;
+/**
+ * The local stack's config: the plain values of Pulumi.local.yaml, and fresh random values for
+ * the secrets it sets (which need no deployed `local` stack to decrypt: a fresh clone has none).
+ */
+export function localStackConfig(_env?: Record<string, string>): { plain: Record<string, unknown>; secrets: Record<string, string> } {
   const plain: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(stackFileValues("local", ROOT))) plain[`${NAMESPACE}:${k}`] = v;
+  const { load } = require("js-yaml") as { load(text: string): unknown };
+  const doc = load(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config?: Record<string, unknown> };
   const secrets: Record<string, string> = {};
-  for (const [k, v] of Object.entries(shown)) {
-    if (k.startsWith("pulumi:")) continue; // project-level settings come with Pulumi.yaml
-    if (v.secret) secrets[k] = v.value;
-    else plain[k] = v.objectValue ?? v.value;
+  for (const [k, v] of Object.entries(doc.config ?? {})) {
+    if (v !== null && typeof v === "object" && "secure" in v) secrets[k] = randomBytes(18).toString("base64url");
   }
   return { plain, secrets };
 }
