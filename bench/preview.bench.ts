@@ -27,7 +27,8 @@ function bareProgram(): string {
     path.join(dir, "index.ts"),
     `import * as pulumi from "@pulumi/pulumi";
 const provider: pulumi.dynamic.ResourceProvider = { async create(inputs) { return { id: "bare", outs: inputs }; } };
-new pulumi.dynamic.Resource(provider, "bare", { value: 1 }, {});
+class Bare extends pulumi.dynamic.Resource {}
+new Bare(provider, "bare", { value: 1 }, {});
 `,
   );
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "bare", private: true, main: "index.ts" }));
