@@ -4,7 +4,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
 import { Mongo } from "./mongo";
-import { Postgres, pgClientSettings, postgresUrl, type PgConnection } from "./postgres";
+import { Postgres, postgresUrl, type PgConnection } from "./postgres";
 import { Redis } from "./redis";
 import { secretConfigValue, stackPassword } from "./secrets";
 import { Certificates } from "./tls";
@@ -151,7 +151,7 @@ export class DatabaseLayer extends pulumi.ComponentResource {
           connections: pulumi
             .all([this.postgres.connections.readonly, this.redis.endpoint, this.redis.passwords.warmup])
             .apply(([pg, r, warmPassword]) => ({
-              database: pgClientSettings(pg),
+              database: pg,
               redis: {
                 host: r.host,
                 port: r.port,

@@ -237,17 +237,3 @@ export function postgresUrl(c: SchemaConnection): string {
   u.searchParams.set("sslmode", c.sslMode ?? "verify-full");
   return u.toString();
 }
-
-/** pg client settings for a connection: a URL when no CA is involved, else host/port/ssl with the CA PEM. */
-export function pgClientSettings(c: PgConnection): string | { host: string; port: number; database: string; user: string; password?: string; ssl?: { ca?: string; rejectUnauthorized: boolean } } {
-  const mode = c.sslMode ?? "verify-full";
-  if (mode === "disable" || (!c.caPem && mode !== "require")) return postgresUrl(c);
-  return {
-    host: c.host,
-    port: c.port ?? 5432,
-    database: c.database,
-    user: c.user,
-    ...(c.password ? { password: c.password } : {}),
-    ssl: mode === "require" ? { rejectUnauthorized: false } : { ca: c.caPem, rejectUnauthorized: true },
-  };
-}

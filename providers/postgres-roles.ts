@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SchemaConnection } from "../engines/postgres/schema-resource";
 import type { PlatformRoles, RolePasswords } from "../engines/postgres/roles";
-import { loadEngine, projectRoot } from "./runtime";
+import { loadEngine, projectRoot, updateWhenChanged } from "./runtime";
 
 type RolesEngine = typeof import("../engines/postgres/roles");
 type SeedEngine = typeof import("../engines/postgres/seed");
@@ -15,18 +15,6 @@ type SchemaEngine = typeof import("../engines/postgres/schema-resource");
 
 function pgConfig(c: SchemaConnection) {
   return loadEngine<SchemaEngine>("engines/postgres/schema-resource").clientConfig(c);
-}
-
-/** Which top-level inputs differ (by value); secrets compare by value too, and show as [secret]. */
-function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>, keys: string[]): string[] {
-  return keys.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
-}
-
-function updateDiff(changed: string[]): pulumi.dynamic.DiffResult {
-  const detailedDiff: Record<string, { kind: "update"; inputDiff: boolean }> = {};
-  for (const k of changed) detailedDiff[k] = { kind: "update", inputDiff: true };
-  // detailedDiff is honoured by the engine though the SDK typings omit it.
-  return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false, detailedDiff } as pulumi.dynamic.DiffResult;
 }
 
 // --- PostgresRoles ----------------------------------------------------------------------------------
@@ -45,7 +33,7 @@ const ROLE_KEYS = ["admin", "database", "roles", "passwords", "appConnectionLimi
 
 export const postgresRolesProvider: pulumi.dynamic.ResourceProvider<RolesInputs> = {
   async diff(_id, olds, news) {
-    return updateDiff(changedKeys(olds as never, news as never, ROLE_KEYS));
+    return updateWhenChanged(olds, news, ROLE_KEYS);
   },
   async create(inputs) {
     const e = loadEngine<RolesEngine>("engines/postgres/roles");
@@ -116,7 +104,7 @@ const GRANT_KEYS = ["admin", "roles", "schema", "ownerOnlyTables", "schemaVersio
 
 export const postgresGrantsProvider: pulumi.dynamic.ResourceProvider<GrantsInputs> = {
   async diff(_id, olds, news) {
-    return updateDiff(changedKeys(olds as never, news as never, GRANT_KEYS));
+    return updateWhenChanged(olds, news, GRANT_KEYS);
   },
   async create(inputs) {
     const e = loadEngine<RolesEngine>("engines/postgres/roles");
@@ -176,7 +164,7 @@ interface SeedInputs {
 
 export const postgresSeedProvider: pulumi.dynamic.ResourceProvider<SeedInputs> = {
   async diff(_id, olds, news) {
-    return updateDiff(changedKeys(olds as never, news as never, ["connection", "seedsDir", "checksums"]));
+    return updateWhenChanged(olds, news, ["connection", "seedsDir", "checksums"]);
   },
   async create(inputs) {
     const path = require("node:path") as typeof import("node:path");

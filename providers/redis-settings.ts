@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RedisOptions } from "ioredis";
 import type { AclPasswords } from "../engines/redis/render";
 import type { RedisSettingsInput } from "../engines/redis/settings";
-import { loadEngine } from "./runtime";
+import { loadEngine, updateWhenChanged } from "./runtime";
 
 type ApplyEngine = typeof import("../engines/redis/apply");
 type SettingsEngine = typeof import("../engines/redis/settings");
@@ -45,9 +45,7 @@ async function apply(inputs: Inputs) {
 
 export const redisSettingsProvider: pulumi.dynamic.ResourceProvider<Inputs> = {
   async diff(_id, olds, news) {
-    const keys = ["admin", "settings", "dev", "passwords", "control"] as const;
-    const changed = keys.filter((k) => JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
-    return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
+    return updateWhenChanged(olds, news, ["admin", "settings", "dev", "passwords", "control"]);
   },
   async create(inputs) {
     const r = await apply(inputs);

@@ -15,7 +15,7 @@ type Engine = typeof import("../engines/redis/warmup");
 /** Where the warmup reads and writes. Secret as a whole: both carry credentials. */
 export interface RedisWarmupConnections {
   /** PostgreSQL URL, or pg client settings (TLS with a CA given as PEM), of a role that may read the warmup's tables. */
-  database: string | import("pg").ClientConfig;
+  database: import("../engines/postgres/schema-resource").SchemaConnection;
   /** Redis URL (or ioredis options) of the warmup ACL user. */
   redis: string | Pick<RedisOptions, "host" | "port" | "username" | "password" | "tls">;
 }
@@ -61,6 +61,11 @@ export interface RedisWarmupOutputs {
 }
 
 
+/** pg settings for the warmup's PostgreSQL connection (URL, or host/user/sslMode/caPem). */
+function pgClient(c: RedisWarmupConnections["database"]) {
+  return loadEngine<typeof import("../engines/postgres/schema-resource")>("engines/postgres/schema-resource").clientConfig(c);
+}
+
 /**
  * The provider's methods. They capture nothing but `loadEngine` and the helpers above (see
  * providers/runtime.ts): the engine and its drivers are loaded inside each call. Exported for tests.
@@ -98,7 +103,7 @@ export const redisWarmupProvider: pulumi.dynamic.ResourceProvider<RedisWarmupInp
       return { inputs };
     }
     try {
-      const plan = await engine.warmupStatus({ database: c!.database, redis: c!.redis, keyspace: inputs.keyspace });
+      const plan = await engine.warmupStatus({ database: pgClient(c!.database), redis: c!.redis, keyspace: inputs.keyspace });
       inputs.pendingReasons = plan.reasons;
     } catch (e) {
       // Not reachable during preview (e.g. the server is created in this same update): warm then.
@@ -138,7 +143,7 @@ export const redisWarmupProvider: pulumi.dynamic.ResourceProvider<RedisWarmupInp
 async function warm(inputs: RedisWarmupInputs): Promise<RedisWarmupOutputs> {
   const engine = loadEngine<Engine>("engines/redis/warmup");
   const r = await engine.warmRedis(
-    { database: inputs.connections.database, redis: inputs.connections.redis, keyspace: inputs.keyspace },
+    { database: pgClient(inputs.connections.database), redis: inputs.connections.redis, keyspace: inputs.keyspace },
     { batchSize: inputs.batchSize },
   );
   return {

@@ -57,3 +57,14 @@ export function hasUnknown(value: unknown): boolean {
   if (value && typeof value === "object") return Object.values(value).some(hasUnknown);
   return false;
 }
+
+/**
+ * The diff of a resource whose update re-applies its inputs: an update when any of `keys` changed
+ * by value (secrets included), never a replace. (The SDK passes no per-property detail to the CLI.)
+ */
+export function updateWhenChanged(olds: object, news: object, keys: readonly string[]): { changes: boolean; replaces: string[]; deleteBeforeReplace: boolean } {
+  const o = olds as Record<string, unknown>;
+  const n = news as Record<string, unknown>;
+  const changes = keys.some((k) => JSON.stringify(o[k] ?? null) !== JSON.stringify(n[k] ?? null));
+  return { changes, replaces: [], deleteBeforeReplace: false };
+}

@@ -42,3 +42,15 @@ export async function withClient<T>(url: string, fn: (c: Client) => Promise<T>):
     await c.end();
   }
 }
+
+/** Runs `fn` on `url` inside a transaction that is always rolled back (the database stays as it was). */
+export function rolledBack<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  return withClient(url, async (c) => {
+    await c.query("BEGIN");
+    try {
+      return await fn(c);
+    } finally {
+      await c.query("ROLLBACK");
+    }
+  });
+}

@@ -2,7 +2,7 @@
 // violation, each named by its constraint; and the ON DELETE rules do what they say.
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshDatabase, withClient, type FreshDatabase } from "../helpers/pg";
+import { freshDatabase, rolledBack, type FreshDatabase } from "../helpers/pg";
 import { applyMigrations, loadSeeds } from "../helpers/sql";
 
 const FK = "23503";
@@ -140,16 +140,8 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.drop());
 
-function rolledBack<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  return withClient(db.url, async (c) => {
-    await c.query("BEGIN");
-    try {
-      return await fn(c);
-    } finally {
-      await c.query("ROLLBACK");
-    }
-  });
-}
+/** `fn` in a transaction on this file's database that is always rolled back. */
+const inRollback = <T>(fn: (c: Client) => Promise<T>): Promise<T> => rolledBack(db.url, fn);
 
 describe.each(Object.entries(GROUPS))("%s refuses bad rows", (_group, cases) => {
   it("has at least one foreign-key, one CHECK and one unique case", () => {
@@ -158,7 +150,7 @@ describe.each(Object.entries(GROUPS))("%s refuses bad rows", (_group, cases) => 
   });
 
   it.each(cases)("$what", async ({ sql, code, constraint }) => {
-    const err = await rolledBack((c) => c.query(sql)).then(
+    const err = await inRollback((c) => c.query(sql)).then(
       () => undefined,
       (e: { code?: string; constraint?: string }) => e,
     );
@@ -175,12 +167,12 @@ describe("ON DELETE rules", () => {
       [`DELETE FROM blockchain_networks WHERE chain_id = 31337`, "smart_contracts_network_id_fkey"],
       [`DELETE FROM reputation_tiers WHERE code = 'gold'`, "reputation_scores_tier_code_fkey"],
     ]) {
-      await expect(rolledBack((c) => c.query(sql)), sql).rejects.toMatchObject({ code: FK, constraint });
+      await expect(inRollback((c) => c.query(sql)), sql).rejects.toMatchObject({ code: FK, constraint });
     }
   });
 
   it("CASCADE removes what only exists as part of its parent; SET NULL keeps the audit trail", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       const { rows } = await c.query<{ id: string }>(`
         INSERT INTO users (username, email, password_hash) SELECT 'trial', 'trial@example.test', password_hash FROM users LIMIT 1
         RETURNING id`);

@@ -2,7 +2,7 @@
 // so the tests do not see each other's changes (inside one, now() is the transaction's start).
 import type { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshDatabase, withClient, type FreshDatabase } from "../helpers/pg";
+import { freshDatabase, rolledBack, withClient, type FreshDatabase } from "../helpers/pg";
 import { applyMigrations, loadSeeds } from "../helpers/sql";
 
 const U = {
@@ -27,17 +27,8 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.drop());
 
-/** Runs `fn` in a transaction that is always rolled back. */
-function rolledBack<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  return withClient(db.url, async (c) => {
-    await c.query("BEGIN");
-    try {
-      return await fn(c);
-    } finally {
-      await c.query("ROLLBACK");
-    }
-  });
-}
+/** `fn` in a transaction on this file's database that is always rolled back. */
+const inRollback = <T>(fn: (c: Client) => Promise<T>): Promise<T> => rolledBack(db.url, fn);
 
 async function one<T = Record<string, unknown>>(c: Client, sql: string, params: unknown[] = []): Promise<T> {
   const { rows } = await c.query(sql, params);
@@ -46,7 +37,7 @@ async function one<T = Record<string, unknown>>(c: Client, sql: string, params: 
 
 describe("updated_at", () => {
   it("is set to now() on an update of every table that has the column", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       const { rows: tables } = await c.query<{ t: string }>(`
         SELECT c.relname AS t FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND a.attname = 'updated_at' ORDER BY 1`);
@@ -66,7 +57,7 @@ describe("updated_at", () => {
   it("moves on a real change and stays on an update that changes nothing", async () => {
     const before = await withClient(db.url, async (c) =>
       (await one<{ updated_at: Date }>(c, "SELECT updated_at FROM users WHERE id = $1", [U.dave])).updated_at);
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       const same = await one<{ updated_at: Date }>(c, "UPDATE users SET display_name = display_name WHERE id = $1 RETURNING updated_at", [U.dave]);
       expect(same.updated_at.getTime()).toBe(before.getTime());
       const changed = await one<{ updated_at: Date }>(c, "UPDATE users SET display_name = 'D.' WHERE id = $1 RETURNING updated_at", [U.dave]);
@@ -77,7 +68,7 @@ describe("updated_at", () => {
 
 describe("bounties", () => {
   it("keep total_staked and participant_count in step with participations", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       await c.query(`INSERT INTO bounty_participations (bounty_id, engine_id, staker_id, stake_amount) VALUES ($1, $2, $3, 15)`,
         [B.b4, E.clamav, U.bob]);
       expect(await one(c, "SELECT total_staked::text, participant_count FROM bounties WHERE id = $1", [B.b4]))
@@ -90,7 +81,7 @@ describe("bounties", () => {
 
   it("refuse participations beyond max_participants, below min_stake, after the deadline or once resolved", async () => {
     const attempt = (setup: string, bounty: string, stake: number, engine = E.yara) =>
-      rolledBack(async (c) => {
+      inRollback(async (c) => {
         if (setup) await c.query(setup, [bounty]);
         await c.query(`INSERT INTO bounty_participations (bounty_id, engine_id, staker_id, stake_amount) VALUES ($1, $2, $3, $4)`,
           [bounty, engine, U.bob, stake]);
@@ -104,7 +95,7 @@ describe("bounties", () => {
   });
 
   it("record every status change in bounty_status_history", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       await c.query(`UPDATE bounties SET status = 'cancelled', cancelled_reason = 'submitter withdrew the file' WHERE id = $1`, [B.b4]);
       const { rows } = await c.query(`SELECT from_status, to_status FROM bounty_status_history WHERE bounty_id = $1 ORDER BY id`, [B.b4]);
       expect(rows).toEqual([{ from_status: null, to_status: "open" }, { from_status: "open", to_status: "cancelled" }]);
@@ -112,7 +103,7 @@ describe("bounties", () => {
   });
 
   it("an analysis result marks its participation submitted and the bounty in progress", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       await c.query(`INSERT INTO analysis_results (participation_id, bounty_id, engine_id, verdict, confidence)
                      VALUES ('41000000-0000-4000-8000-000000000045', $1, $2, 'malicious', 0.9)`, [B.b4, E.ml]);
       expect(await one(c, `SELECT status, submitted_at IS NOT NULL AS has_time FROM bounty_participations
@@ -120,14 +111,14 @@ describe("bounties", () => {
       expect(await one(c, "SELECT status FROM bounties WHERE id = $1", [B.b4])).toEqual({ status: "in_progress" });
     });
     // A settled participation takes no further result.
-    await expect(rolledBack((c) => c.query(`
+    await expect(inRollback((c) => c.query(`
       INSERT INTO analysis_results (participation_id, bounty_id, engine_id, verdict, confidence)
       VALUES ('41000000-0000-4000-8000-000000000014', $1, '20000000-0000-4000-8000-000000000004', 'benign', 0.5)`, [B.b1])))
       .rejects.toThrow(/takes no result/);
   });
 
   it("consensus resolves the bounty, settles participations, records reputation and refreshes metrics", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       await c.query(`INSERT INTO analysis_results (participation_id, bounty_id, engine_id, verdict, confidence, analysis_duration_ms)
                      VALUES ('41000000-0000-4000-8000-000000000045', $1, $2, 'malicious', 0.9, 500)`, [B.b4, E.ml]);
       await c.query(`INSERT INTO consensus_results (bounty_id, final_verdict, confidence, agreement_ratio, participating_engines,
@@ -159,7 +150,7 @@ describe("bounties", () => {
 
 describe("staking", () => {
   it("pool totals follow positions; below min_stake and over the cap are refused", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       await c.query(`INSERT INTO staking_positions (id, pool_id, user_id, wallet_address, amount)
                      VALUES ('62000000-0000-4000-8000-0000000000aa', $1, $2, '0x90f79bf6eb2c4f870365e785982e1f101e93b906', 700)`,
         [GOVERNANCE_POOL, U.dave]);
@@ -170,7 +161,7 @@ describe("staking", () => {
         .toEqual({ total_staked: "8300.000000000000000000", staker_count: 4 });
     });
     const stake = (amount: number, setup = "") =>
-      rolledBack(async (c) => {
+      inRollback(async (c) => {
         if (setup) await c.query(setup, [GOVERNANCE_POOL]);
         await c.query(`INSERT INTO staking_positions (pool_id, user_id, wallet_address, amount)
                        VALUES ($1, $2, '0x90f79bf6eb2c4f870365e785982e1f101e93b906', $3)`, [GOVERNANCE_POOL, U.dave, amount]);
@@ -183,7 +174,7 @@ describe("staking", () => {
 
 describe("governance", () => {
   it("a vote snapshots calculate_voting_power() and updates the tally", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       await c.query(`DELETE FROM governance_votes WHERE proposal_id = $1 AND voter_id = $2`, [ACTIVE_PROPOSAL, U.bob]);
       expect(await one(c, "SELECT votes_against::text, voter_count FROM governance_proposals WHERE id = $1", [ACTIVE_PROPOSAL]))
         .toEqual({ votes_against: "0.000000000000000000", voter_count: 2 });
@@ -196,14 +187,14 @@ describe("governance", () => {
   });
 
   it("refuses votes on closed proposals and from users without voting power", async () => {
-    await expect(rolledBack((c) => c.query(`INSERT INTO governance_votes (proposal_id, voter_id, support) VALUES ($1, $2, 'for')`,
+    await expect(inRollback((c) => c.query(`INSERT INTO governance_votes (proposal_id, voter_id, support) VALUES ($1, $2, 'for')`,
       [EXECUTED_PROPOSAL, U.bob]))).rejects.toThrow(/not open for voting/);
-    await expect(rolledBack((c) => c.query(`INSERT INTO governance_votes (proposal_id, voter_id, support) VALUES ($1, $2, 'for')`,
+    await expect(inRollback((c) => c.query(`INSERT INTO governance_votes (proposal_id, voter_id, support) VALUES ($1, $2, 'for')`,
       [ACTIVE_PROPOSAL, U.dave]))).rejects.toMatchObject({ code: "23514", constraint: "governance_votes_power_positive" });
   });
 
   it("revoking a delegation gives the delegator's power back", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       await c.query(`UPDATE governance_delegations SET revoked_at = now() WHERE delegator_id = $1`, [U.carol]);
       expect(await one(c, `SELECT calculate_voting_power($1)::numeric(20, 2)::text AS alice, calculate_voting_power($2)::numeric(20, 2)::text AS carol`,
         [U.alice, U.carol])).toEqual({ alice: "5000.00", carol: "325.00" });
@@ -213,7 +204,7 @@ describe("governance", () => {
 
 describe("reputation", () => {
   it("a reputation event stores the subject's new score and tier", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       await c.query(`INSERT INTO reputation_events (user_id, event_type, points, reason) VALUES ($1, 'peer_endorsement', 50, 'helpful triage')`, [U.dave]);
       // P = 50, no analyses → 0.5·550 + 0.5·500 = 525.00 → gold (500 ≤ score < 700)
       expect(await one(c, "SELECT score::text, tier_code, total_events FROM reputation_scores WHERE user_id = $1", [U.dave]))
@@ -228,7 +219,7 @@ describe("reputation", () => {
 
 describe("user fixes of 005", () => {
   it("deleting an account revokes its sessions, keys, wallets and delegations and frees its username", async () => {
-    await rolledBack(async (c) => {
+    await inRollback(async (c) => {
       await c.query(`UPDATE users SET status = 'deleted', deleted_at = now() WHERE id = $1`, [U.dave]);
       expect(await one(c, `
         SELECT (SELECT count(*) FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL)::int AS live_sessions,
@@ -249,7 +240,7 @@ describe("user fixes of 005", () => {
   });
 
   it("accepts only lowercase wallet addresses", async () => {
-    await expect(rolledBack((c) => c.query(`UPDATE users SET wallet_address = '0x90F79bf6EB2c4f870365E785982E1f101E93b906' WHERE id = $1`, [U.dave])))
+    await expect(inRollback((c) => c.query(`UPDATE users SET wallet_address = '0x90F79bf6EB2c4f870365E785982E1f101E93b906' WHERE id = $1`, [U.dave])))
       .rejects.toMatchObject({ code: "23514", constraint: "users_wallet_address_format" });
   });
 });
