@@ -1,7 +1,10 @@
 // The nexus-db program: reads the typed stack config and builds the database layer.
+// First: the dynamic providers' process starts while the rest loads (providers/prestart.ts).
+import "./providers/prestart";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "./config/read";
 import { DatabaseLayer } from "./components/database-layer";
+import { keyspaceLayout, layoutDocument } from "./config/redis-layout-document";
 
 const config = readStackConfig();
 const layer = new DatabaseLayer("nexus", { config }, { protect: false });
@@ -11,10 +14,14 @@ export const DATABASE_URL = layer.env.DATABASE_URL;
 export const DATABASE_MAX_CONNECTIONS = layer.env.DATABASE_MAX_CONNECTIONS;
 export const MONGODB_URL = layer.env.MONGODB_URL;
 export const REDIS_URL = layer.env.REDIS_URL;
+/** Everything the backend receives — URLs, pools, timeouts, key prefix, TTLs, CA, JWT secret (secret): what `npm run env` renders as .env and config.toml. */
+export const backend = layer.backend;
+/** The Redis keyspace layout as data (redis/keyspace-layout.schema.json; `nexus-db redis layout --json`). */
+export const redisLayout = layoutDocument(keyspaceLayout({ cluster: layer.redis.settings.cluster, keyPrefix: layer.redis.settings.keyPrefix }));
 /** URLs per role, for operators and analytics (secrets). */
 export const urls = layer.urls;
 /** The CA certificate clients verify the stores with. */
-export const caCertPem = layer.caCertPem;
+export const caCertPem = layer.caCertPem ?? null;
 
 export const postgres = {
   host: layer.postgres.host,
@@ -40,5 +47,11 @@ export const redis = {
   warmup: layer.warmup ? { counts: layer.warmup.counts, version: layer.warmup.version } : undefined,
 };
 /** The admin tools of a dev stack: where they answer, their logins, their password (secret). */
-export const devTools = layer.devTools && { urls: layer.devTools.urls, logins: layer.devTools.logins, password: layer.devTools.password };
+// Outputs a stack does not have are null, not undefined (Pulumi warns about an undefined output on every preview).
+export const devTools = layer.devTools ? { urls: layer.devTools.urls, logins: layer.devTools.logins, password: layer.devTools.password } : null;
+/** Restores the cloud stack config asked for: the RDS point-in-time instance's endpoint, the Atlas restore job. */
+export const restores =
+  layer.postgres.restoredHost || layer.mongo.restoreJobId ? { postgres: layer.postgres.restoredHost ?? null, mongo: layer.mongo.restoreJobId ?? null } : null;
+/** The daily backups of a docker stack: where the archives are, when, and how many are kept. */
+export const backups = !layer.backups ? null : { destination: layer.backups.destination, dailyAt: config.backups.dailyAt, keepDaily: config.backups.keepDaily, keepWeekly: config.backups.keepWeekly };
 export const environment = config.environment;

@@ -7,7 +7,7 @@ import { nexusCollections } from "../mongo/collections";
 import { planChanges, probeCapabilities } from "../engines/mongo";
 import { report } from "./run";
 
-const URL = process.env.MONGODB_URL ?? "mongodb://127.0.0.1:57017/";
+const URL = process.env.MONGODB_URL ?? "mongodb://127.0.0.1:57027/";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const DOCS = Number(process.env.BENCH_DOCS ?? 500);
 

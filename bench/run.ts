@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
+import { projectEnv } from "../tests/policy/support";
 
 export interface BenchResult {
   /** What was measured, e.g. "apply sql/migrations (nexus-db vs psql -1)". */
@@ -14,9 +15,9 @@ export interface BenchResult {
   ours: number;
   /** The baseline's figure, measured in the same run. */
   baseline: number;
-  /** "ms" (lower is better) or "ops/s" (higher is better). */
-  unit: "ms" | "ops/s";
-  /** ours/baseline for ms, baseline/ours for ops/s: below 1 means we are faster. */
+  /** "ms" or "MB" (lower is better) or "ops/s" (higher is better). */
+  unit: "ms" | "MB" | "ops/s";
+  /** ours/baseline for ms and MB, baseline/ours for ops/s: below 1 means we are faster (or smaller). */
   ratio?: number;
   /** The goal for `ratio`, e.g. 1.15 meaning "at most 1.15×". */
   goal?: number;
@@ -25,8 +26,47 @@ export interface BenchResult {
 }
 
 export function report(r: BenchResult): void {
-  const ratio = r.ratio ?? (r.unit === "ms" ? r.ours / r.baseline : r.baseline / r.ours);
+  const ratio = r.ratio ?? (r.unit === "ops/s" ? r.baseline / r.ours : r.ours / r.baseline);
   process.stdout.write(`BENCH ${JSON.stringify({ ...r, ratio })}\n`);
+}
+
+/** The median of `xs` (the mean of the two middle values for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** How long `fn` takes, in ms. */
+export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/**
+ * Ours against the baseline in `rounds` rounds of one run, the order alternating (round 1 ours
+ * first, round 2 the baseline first, …) so that neither side always meets a warmer machine. Each
+ * side returns its own time in ms (its set-up and clean-up may stay outside it); a line per round
+ * goes to stderr.
+ */
+export async function alternatingRounds(
+  rounds: number,
+  sides: { ours: (round: number) => Promise<number>; baseline: (round: number) => Promise<number> },
+  label: { ours: string; baseline: string },
+): Promise<{ ours: number[]; baseline: number[] }> {
+  const times = { ours: [] as number[], baseline: [] as number[] };
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 === 0 ? (["ours", "baseline"] as const) : (["baseline", "ours"] as const);
+    for (const side of order) times[side].push(await sides[side](i));
+    console.error(`round ${i + 1}: ${label.ours} ${times.ours[i].toFixed(0)} ms, ${label.baseline} ${times.baseline[i].toFixed(0)} ms`);
+  }
+  return times;
+}
+
+/** "median of N alternating rounds; ours a/b/c ms, baseline d/e/f ms". */
+export function roundsNote(times: { ours: number[]; baseline: number[] }, label: { ours: string; baseline: string }): string {
+  const list = (xs: number[]) => xs.map((t) => t.toFixed(0)).join("/");
+  return `median of ${times.ours.length} alternating rounds; ${label.ours} ${list(times.ours)} ms, ${label.baseline} ${list(times.baseline)} ms`;
 }
 
 function main(): number {
@@ -38,11 +78,14 @@ function main(): number {
     .sort();
   const results: (BenchResult & { file: string })[] = [];
   let failed = 0;
+  // Each benchmark runs in the project's environment (scripts/env.sh: the CLI and its root, the backend).
+  const env = process.env.PULUMI_ROOT ? process.env : { ...process.env, ...projectEnv() };
   for (const f of files) {
     console.error(`\n== ${f}`);
     const r = spawnSync(process.execPath, [require.resolve("tsx/cli"), path.join(dir, f)], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
+      env,
       maxBuffer: 64 * 1024 * 1024,
     });
     for (const line of (r.stdout ?? "").split("\n")) {

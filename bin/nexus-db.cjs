@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so operators need no build step.
-const path = require("node:path");
-const { spawnSync } = require("node:child_process");
-const tsx = require.resolve("tsx/cli");
-const r = spawnSync(process.execPath, [tsx, path.join(__dirname, "..", "cli", "index.ts"), ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
-process.exit(r.status === null ? 1 : r.status);
+// Runs the TypeScript CLI in this process through tsx's require hook: no build step, no second
+// process, and no ESM loader thread (tsx's CLI starts Node with an off-thread ESM loader, which was
+// seen to hang now and then on Node 24 under load). Being the only process, it receives a
+// container's `docker stop` and Ctrl-C itself: a long-running command stops with it.
+require("tsx/cjs");
+require("../cli/index.ts").runCli(process.argv.slice(2));

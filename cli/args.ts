@@ -29,3 +29,29 @@ export function parseCommand<O extends Options>(store: string, args: string[], o
   }
   return { command, values };
 }
+
+type OptionsWithHelp<O extends Options> = O & { help: { type: "boolean"; short: "h" } };
+
+/** What a command without sub-commands gets back: its options (and positionals), or the exit status to return. */
+export type ParsedOptions<O extends Options> =
+  | { values: ReturnType<typeof parseArgs<{ args: string[]; options: OptionsWithHelp<O>; allowPositionals: true }>>["values"]; positionals: string[] }
+  | { exit: number };
+
+/**
+ * The prelude of `nexus-db backup`, `restore`, `doctor`, `stats`: parse (with `--help`), the usage
+ * and exit status 2 on a mistake, the usage and 0 on `--help`. Positionals are refused unless allowed.
+ */
+export function parseOptions<O extends Options>(command: string, args: string[], options: O, usage: string, allowPositionals = false): ParsedOptions<O> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals, options: { ...options, help: { type: "boolean", short: "h" } } as OptionsWithHelp<O> });
+  } catch (err) {
+    console.error(`nexus-db ${command}: ${(err as Error).message}\n${usage}`);
+    return { exit: 2 };
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    console.log(usage);
+    return { exit: 0 };
+  }
+  return { values: parsed.values, positionals: parsed.positionals } as ParsedOptions<O>;
+}

@@ -1,6 +1,8 @@
 // `nexus-db pg <status|plan|migrate|lint>`: the migration engine for operators and CI. Same engine
 // and same messages as `pulumi up`; exit status 1 on any error, 2 on bad usage.
+import * as path from "node:path";
 import { parseCommand } from "./args";
+import { CA_OPTION, CA_USAGE, caFile, pgUrlWithCa } from "./tls";
 import {
   ALWAYS_BLOCKING,
   DirectoryMigrationSource,
@@ -16,6 +18,8 @@ import {
   type MigrationSettingsInput,
 } from "../engines/postgres";
 
+const PROJECT = path.resolve(__dirname, "..");
+
 const USAGE = `usage: nexus-db pg <status|plan|migrate|lint> --url <DATABASE_URL> [--dir sql/migrations] [options]
   status    applied and pending versions with their checksums
   plan      what migrate would run, and the lint findings of those files
@@ -23,7 +27,7 @@ const USAGE = `usage: nexus-db pg <status|plan|migrate|lint> --url <DATABASE_URL
   lint      lint every migration file (no database needed)
 options:
   --url URL                 the database (default: $DATABASE_URL)
-  --dir DIR                 migration files (default: sql/migrations)
+  --dir DIR                 migration files (default: this project's sql/migrations, wherever you run it)
   --target N                stop at version N; below the current version, run down files
   --baseline N              adopt a hand-applied database: record versions <= N without running them
   --out-of-order            apply a new migration below the latest applied version
@@ -33,7 +37,8 @@ options:
   --lock-timeout MS         wait this long for another migrate's lock (default 60000)
   --statement-lock-timeout MS  fail a migration statement that waits longer for a table lock
   --history-table S.T       history table (default public.schema_migrations)
-  --json                    print the result as JSON`;
+  --json                    print the result as JSON
+${CA_USAGE}`;
 
 export async function run(args: string[]): Promise<number> {
   const parsed = parseCommand(
@@ -41,7 +46,7 @@ export async function run(args: string[]): Promise<number> {
     args,
     {
       url: { type: "string" },
-      dir: { type: "string", default: "sql/migrations" },
+      dir: { type: "string" },
       target: { type: "string" },
       baseline: { type: "string" },
       "out-of-order": { type: "boolean" },
@@ -52,6 +57,7 @@ export async function run(args: string[]): Promise<number> {
       "statement-lock-timeout": { type: "string" },
       "history-table": { type: "string" },
       json: { type: "boolean" },
+      ...CA_OPTION,
     } as const,
     ["status", "plan", "migrate", "lint"],
     USAGE,
@@ -83,13 +89,20 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
 
-  const source = new DirectoryMigrationSource(o.dir!);
+  const source = new DirectoryMigrationSource(o.dir ?? path.join(PROJECT, "sql/migrations"));
   const json = o.json ?? false;
   try {
     if (command === "lint") return await lint(source, settingsInput.allowDestructive ?? [], json);
-    const url = o.url ?? process.env.DATABASE_URL;
-    if (!url) {
+    const given = o.url ?? process.env.DATABASE_URL;
+    if (!given) {
       console.error(`nexus-db pg ${command}: --url is required (or set DATABASE_URL)`);
+      return 2;
+    }
+    let url: string;
+    try {
+      url = pgUrlWithCa(given, caFile(o.ca));
+    } catch (err) {
+      console.error(`nexus-db pg ${command}: ${(err as Error).message}`);
       return 2;
     }
     if (command === "migrate") return await runMigrate(url, source, settingsInput, json);

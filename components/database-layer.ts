@@ -1,15 +1,22 @@
 // `nexus:db:DatabaseLayer`: the whole database layer of one stack — TLS, passwords, the docker
 // network (dev), PostgreSQL, MongoDB, Redis, the cache warmup — and the backend's variables.
-import * as docker from "@pulumi/docker";
+import { readFileSync } from "node:fs";
+import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { sdk } from "./sdk";
+import { backendHandoff, type BackendHandoff } from "../config/backend-handoff";
+import { isLoopback } from "../config/rules";
 import type { StackConfig } from "../config/schema";
 import { Mongo } from "./mongo";
+import { MONGO_ROOT_USER } from "./mongo/docker";
 import { Postgres, postgresUrl, type PgConnection } from "./postgres";
 import { Redis } from "./redis";
-import { secretConfigValue, stackPassword } from "./secrets";
+import { jwtSigningSecret, secretConfigValue, stackPassword } from "./secrets";
 import { Certificates } from "./tls";
 import { RedisWarmup } from "../providers/redis-warmup";
-import { DevTools } from "./dev-tools";
+import { DevTools, type DevToolsMongo } from "./dev-tools";
+import { DOCKER_PLUGIN } from "./docker-store";
+import { ScheduledBackups, type ScheduledBackupStores } from "./backups";
 
 export interface DatabaseLayerArgs {
   /** The parsed stack config. Required. */
@@ -29,21 +36,25 @@ export class DatabaseLayer extends pulumi.ComponentResource {
     MONGODB_URL: pulumi.Output<string>;
     REDIS_URL: pulumi.Output<string>;
   };
+  /** What the backend receives: URLs, pools, timeouts, key prefix, TTLs, CA, JWT secret (a secret; config/backend-handoff.ts). */
+  readonly backend: pulumi.Output<BackendHandoff>;
   /** The cache warmup (absent when `redis.warmup.enabled` is false). */
   readonly warmup?: RedisWarmup;
   /** Per-role URLs (secrets). */
   readonly urls: Record<string, pulumi.Output<string>>;
   /** pgAdmin, Mongo Express, Redis Commander (when `docker.devTools` is on). */
   readonly devTools?: DevTools;
+  /** The daily backup container (when `backups.enabled`). */
+  readonly backups?: ScheduledBackups;
 
   constructor(name: string, args: DatabaseLayerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nexus:db:DatabaseLayer", name, {}, opts);
     const cfg = args.config;
     const usesDocker = [cfg.postgres.backend, cfg.mongo.backend, cfg.redis.backend].includes("docker");
-    // Generated passwords need @pulumi/random; a stack of servers that exist supplies its own.
-    const generate = usesDocker || [cfg.postgres.backend, cfg.mongo.backend, cfg.redis.backend].includes("cloud");
+    // A password the stack does not set is generated with @pulumi/random (an existing server's
+    // admin password excepted: the server has one already, so it comes from config or is absent).
     const pw = (suffix: string, key: Parameters<typeof stackPassword>[1]) =>
-      stackPassword(`${name}-${suffix}-password`, key, { environment: cfg.environment, generate, parent: this });
+      stackPassword(`${name}-${suffix}-password`, key, { parent: this });
     const optional = (key: Parameters<typeof stackPassword>[1]) =>
       secretConfigValue(key) === undefined ? undefined : pw(key, key);
 
@@ -65,10 +76,10 @@ export class DatabaseLayer extends pulumi.ComponentResource {
 
     let network: docker.Network | undefined;
     if (usesDocker) {
-      network = new docker.Network(
+      network = new sdk.docker.Network(
         `${name}-network`,
         { name: cfg.docker.networkName, driver: "bridge", internal: false, labels: [{ label: "nexus-db.stack", value: cfg.stack }] },
-        { parent: this },
+        { ...DOCKER_PLUGIN, parent: this },
       );
     }
 
@@ -123,22 +134,54 @@ export class DatabaseLayer extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // The spec's dev profile: admin tools wired to the three containers (dev stacks only).
-    const allDocker = [cfg.postgres.backend, cfg.mongo.backend, cfg.redis.backend].every((b) => b === "docker");
-    if (cfg.docker.devTools && !(allDocker && network && certs && mongoAdminPassword)) {
-      pulumi.log.warn("nexus-db:docker.devTools: the admin tools need the docker backend for postgres, mongo and redis with TLS; not created", this);
-    } else if (cfg.docker.devTools && network && certs && mongoAdminPassword) {
+    // The spec's dev profile: admin tools on the stack's network, each wired to its store when the
+    // containers can reach it: a store's container, or (Mongo) a server beyond this machine's loopback.
+    if (cfg.docker.devTools && network && certs) {
+      const mongoForTools = devToolsMongo(cfg, mongoAdminPassword, certs.caCertPem);
+      const missing = [
+        cfg.postgres.backend !== "docker" && "pgAdmin (PostgreSQL is not in a container)",
+        !mongoForTools && "Mongo Express (Mongo is neither in a container nor reachable from one)",
+        cfg.redis.backend !== "docker" && "Redis Commander (Redis is not in a container)",
+      ].filter(Boolean);
+      if (missing.length > 0) pulumi.log.info(`nexus-db:docker.devTools: left out: ${missing.join("; ")}`, this);
       this.devTools = new DevTools(
         `${name}-devtools`,
         {
           config: cfg,
           network: network.name,
           caCertPem: certs.caCertPem,
-          postgresAdminPassword,
-          mongoAdmin: { user: "nexus_admin", password: mongoAdminPassword },
-          redisAdmin: { user: this.redis.settings.acl.users.admin.name, password: redisAdminPassword },
+          postgresAdminPassword: cfg.postgres.backend === "docker" ? postgresAdminPassword : undefined,
+          mongo: mongoForTools,
+          redisAdmin: cfg.redis.backend === "docker" ? { user: this.redis.settings.acl.users.admin.name, password: redisAdminPassword } : undefined,
         },
         { parent: this, dependsOn: [this.postgres, this.mongo, this.redis] },
+      );
+    } else if (cfg.docker.devTools) {
+      pulumi.log.warn("nexus-db:docker.devTools: the admin tools need a docker store and TLS (tls.mode generate or provided); not created", this);
+    }
+
+    // Daily backups of the docker stores, by the project's own engine in a container on the stack's
+    // network: each store as its admin-level user, by its container name (the certificates name it).
+    if (cfg.backups.enabled) {
+      const backupKey = secretConfigValue("backupKey");
+      if (backupKey === undefined) throw new Error("nexus-db:backupKey: required when backups.enabled");
+      if (!network || !certs) throw new Error("nexus-db:backups.enabled needs a docker store and TLS (tls.mode generate or provided)");
+      const stores: ScheduledBackupStores = {};
+      if (cfg.postgres.backend === "docker") {
+        stores.postgres = pulumi.secret(this.postgres.connections.owner.apply((c) => postgresUrl({ ...c, host: `${cfg.stack}-postgres`, port: 5432, sslMode: "verify-full" })));
+      }
+      if (cfg.mongo.backend === "docker" && mongoAdminPassword !== undefined) {
+        stores.mongo = pulumi.secret(
+          pulumi.interpolate`mongodb://${MONGO_ROOT_USER}:${pulumi.output(mongoAdminPassword).apply(encodeURIComponent)}@${cfg.stack}-mongo:27017/${cfg.mongo.settings.database}?tls=true&authSource=admin`,
+        );
+      }
+      if (cfg.redis.backend === "docker") {
+        stores.redis = pulumi.secret(pulumi.interpolate`rediss://${encodeURIComponent(this.redis.settings.acl.users.admin.name)}:${redisAdminPassword.apply(encodeURIComponent)}@${cfg.stack}-redis:6379`);
+      }
+      this.backups = new ScheduledBackups(
+        `${name}-backup`,
+        { config: cfg, network: network.name, caCertPem: certs.caCertPem, backupKey: pulumi.secret(backupKey), stores },
+        { parent: this, dependsOn: [this.postgres.ready, this.mongo, this.redis] },
       );
     }
 
@@ -173,6 +216,14 @@ export class DatabaseLayer extends pulumi.ComponentResource {
       MONGODB_URL: this.mongo.urls.app,
       REDIS_URL: this.redis.urls.app,
     };
+    const caPem = pulumi
+      .all([this.caCertPem, this.postgres.connections.app, this.redis.endpoint])
+      .apply(([generated, pg, r]) => generated ?? pg.caPem ?? r.caPem);
+    this.backend = pulumi.secret(
+      pulumi
+        .all([this.env.DATABASE_URL, this.env.MONGODB_URL, this.env.REDIS_URL, jwtSigningSecret(`${name}-jwt-secret`, cfg.jwtSecretVersion, this), caPem])
+        .apply(([databaseUrl, mongoUrl, redisUrl, jwtSecret, ca]) => backendHandoff(cfg, { databaseUrl, mongoUrl, redisUrl, jwtSecret, ...(ca ? { caCertPem: ca } : {}) })),
+    );
     this.urls = {
       postgresOwner: pgUrl(this.postgres.connections.owner),
       postgresApp: pgUrl(this.postgres.connections.app),
@@ -183,6 +234,23 @@ export class DatabaseLayer extends pulumi.ComponentResource {
       redisReadonly: this.redis.urls.readonly,
       redisWarmup: this.redis.urls.warmup,
     };
-    this.registerOutputs({ env: this.env });
+    this.registerOutputs({ env: this.env, backend: this.backend });
   }
+}
+
+/** Mongo Express's server: the stack's container, or an external server the containers can reach (not loopback). */
+function devToolsMongo(cfg: StackConfig, adminPassword: pulumi.Input<string> | undefined, caCertPem: pulumi.Input<string>): DevToolsMongo | undefined {
+  if (cfg.mongo.backend === "docker") {
+    return adminPassword === undefined ? undefined : { host: `${cfg.stack}-mongo`, port: 27017, user: MONGO_ROOT_USER, password: adminPassword, authSource: "admin", tls: true, caPem: caCertPem };
+  }
+  const x = cfg.mongo.external;
+  if (cfg.mongo.backend !== "external" || isLoopback(x.host)) return undefined;
+  const tls = cfg.mongo.settings.tls;
+  return {
+    host: x.host,
+    port: x.port,
+    ...(x.adminUser ? { user: x.adminUser, password: adminPassword, authSource: x.authSource } : {}),
+    tls: tls.enabled,
+    ...(tls.enabled && tls.caFile ? { caPem: readFileSync(tls.caFile, "utf8") } : {}),
+  };
 }

@@ -2,33 +2,15 @@
 // otherwise generated with @pulumi/random. Always secrets. The spec's `password` defaults and
 // short passwords are refused outside dev, before anything is registered.
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
-import { NAMESPACE, type SecretKey } from "../config/schema";
+import { sdk } from "./sdk";
+import type { SecretKey } from "../config/names";
+import { secretConfigValue } from "../config/read";
 
-/** Passwords the spec's examples use; never acceptable outside a dev stack. */
-export const WEAK_PASSWORDS = new Set(["password", "postgres", "admin", "changeme", "nexus", "secret", "123456"]);
-export const MIN_PASSWORD_LENGTH = 16;
-
-/** The plain value of a secret config key, or undefined (read without the SDK's plain-text warning). */
-export function secretConfigValue(key: SecretKey): string | undefined {
-  return pulumi.runtime.getConfig(`${NAMESPACE}:${key}`);
-}
-
-/** Problems with a supplied password, by config path; empty when it is acceptable. */
-export function passwordProblems(key: SecretKey, value: string | undefined, environment: string): string[] {
-  if (value === undefined) return [];
-  const path = `${NAMESPACE}:${key}`;
-  if (environment === "dev") return value.length === 0 ? [`${path}: empty password`] : [];
-  const problems: string[] = [];
-  if (WEAK_PASSWORDS.has(value.toLowerCase())) problems.push(`${path}: a default password ("${value.slice(0, 2)}…") is refused outside dev`);
-  else if (value.length < MIN_PASSWORD_LENGTH) problems.push(`${path}: at least ${MIN_PASSWORD_LENGTH} characters outside dev (got ${value.length})`);
-  return problems;
-}
+// The password rules live with the config (config/rules.ts): the policy pack applies the same ones.
+export { MIN_PASSWORD_LENGTH, WEAK_PASSWORDS, passwordProblems } from "../config/rules";
+export { secretConfigValue };
 
 export interface PasswordSourceArgs {
-  environment: string;
-  /** Generate absent passwords with @pulumi/random. When false, an absent one is a config error. */
-  generate: boolean;
   parent: pulumi.Resource;
 }
 
@@ -39,9 +21,18 @@ export interface PasswordSourceArgs {
 export function stackPassword(name: string, key: SecretKey, args: PasswordSourceArgs): pulumi.Output<string> {
   const supplied = secretConfigValue(key);
   if (supplied !== undefined) return pulumi.secret(supplied);
-  if (!args.generate) {
-    throw new Error(`${NAMESPACE}:${key} is required on this stack (set it with \`pulumi config set --secret ${key} …\`)`);
-  }
-  const pw = new random.RandomPassword(name, { length: 32, special: false, minLower: 2, minUpper: 2, minNumeric: 2 }, { parent: args.parent });
+  const pw = new sdk.random.RandomPassword(name, { length: 32, special: false, minLower: 2, minUpper: 2, minNumeric: 2 }, { parent: args.parent });
   return pw.result;
+}
+
+/**
+ * The backend's JWT signing secret: the secret `jwtSecret` when the stack sets it, else 64
+ * characters generated with @pulumi/random. `nexus-db:jwtSecretVersion` is its keeper: bumping it
+ * makes a new secret on the next `up` (tokens signed with the old one stop verifying).
+ */
+export function jwtSigningSecret(name: string, version: number, parent: pulumi.Resource): pulumi.Output<string> {
+  const supplied = secretConfigValue("jwtSecret");
+  if (supplied !== undefined) return pulumi.secret(supplied);
+  const secret = new sdk.random.RandomPassword(name, { length: 64, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { version: String(version) } }, { parent });
+  return secret.result;
 }

@@ -1,7 +1,7 @@
 // One CA per stack and a server certificate per store, with @pulumi/tls. A stack may bring its own
 // CA (certificate in config, key as a secret); the server certificates are then signed with it.
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
+import { sdk } from "./sdk";
 
 export const STORES = ["postgres", "mongo", "redis"] as const;
 export type Store = (typeof STORES)[number];
@@ -49,8 +49,8 @@ export class Certificates extends pulumi.ComponentResource {
       caCertPem = pulumi.output(args.providedCa.certPem);
       caKeyPem = pulumi.secret(args.providedCa.keyPem);
     } else {
-      const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
-      const ca = new tls.SelfSignedCert(
+      const caKey = new sdk.tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+      const ca = new sdk.tls.SelfSignedCert(
         `${name}-ca`,
         {
           privateKeyPem: caKey.privateKeyPem,
@@ -67,21 +67,23 @@ export class Certificates extends pulumi.ComponentResource {
 
     const servers = {} as Record<Store, ServerCertificate>;
     for (const store of STORES) {
-      const key = new tls.PrivateKey(`${name}-${store}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+      const key = new sdk.tls.PrivateKey(`${name}-${store}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
       const { dnsNames, ipAddresses } = serverNames(store, args.stack, args.extraDnsNames);
-      const csr = new tls.CertRequest(
+      const csr = new sdk.tls.CertRequest(
         `${name}-${store}-csr`,
         { privateKeyPem: key.privateKeyPem, subject: { commonName: dnsNames[0], organization }, dnsNames, ipAddresses },
         { parent: this },
       );
-      const cert = new tls.LocallySignedCert(
+      const cert = new sdk.tls.LocallySignedCert(
         `${name}-${store}-cert`,
         {
           certRequestPem: csr.certRequestPem,
           caPrivateKeyPem: caKeyPem,
           caCertPem,
           validityPeriodHours,
-          earlyRenewalHours: 24 * 30,
+          // Renewed 30 days before expiry, or in the last quarter of a shorter validity (a window
+          // as long as the validity would make every preview replace the certificate).
+          earlyRenewalHours: Math.min(24 * 30, Math.floor(validityPeriodHours / 4)),
           allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
         },
         { parent: this },

@@ -8,121 +8,80 @@ import { z } from "zod";
 const awsId = (prefix: string) => z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `an id like ${prefix}-0123456789abcdef0`);
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/, "a CIDR block like 10.0.0.0/16");
 const hhmmRange = z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, 'a UTC window like "03:00-04:00"');
+const isoTime = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/, 'a UTC time like "2026-11-30T22:15:00Z"').refine((t) => !Number.isNaN(Date.parse(t)) && new Date(t).toISOString().replace(".000Z", "Z") === t, "not a valid time");
 const weeklyRange = z.string().regex(/^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$/, 'a UTC window like "sun:04:30-sun:05:30"');
 
 /** Where the network comes from: a VPC, its private subnets, who may connect. */
 const networkFields = {
-  /** The VPC the service lives in. Required on the cloud backend. */
-  vpcId: awsId("vpc").optional(),
-  /** Private subnets, one per availability zone (two at least). Required on the cloud backend. */
-  subnetIds: z.array(awsId("subnet")).default([]),
-  /** CIDR blocks allowed to connect (the service's port only). Default: none. */
-  allowedCidrs: z.array(cidr).default([]),
-  /** Security groups allowed to connect (the backend's). Default: none. */
-  allowedSecurityGroupIds: z.array(awsId("sg")).default([]),
+  vpcId: awsId("vpc").optional().meta({ description: "The VPC the service lives in. Required on the cloud backend." }),
+  subnetIds: z.array(awsId("subnet")).default([]).meta({ description: "Private subnets, one per availability zone (two at least). Required on the cloud backend." }),
+  allowedCidrs: z.array(cidr).default([]).meta({ description: "CIDR blocks allowed to connect (the service's port only). Default: none." }),
+  allowedSecurityGroupIds: z.array(awsId("sg")).default([]).meta({ description: "Security groups allowed to connect (the backend's). Default: none." }),
 };
 
-/** `nexus-db:postgres.cloud`: Amazon RDS for PostgreSQL. */
 export const rdsSchema = z.strictObject({
   ...networkFields,
-  /** Instance class. Default "db.t4g.medium" (2 vCPU, 4 GiB). */
-  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'an RDS instance class like "db.t4g.medium"').default("db.t4g.medium"),
-  /** PostgreSQL version: "16" or a minor like "16.4". Default "16" (minor upgrades automatic). */
-  engineVersion: z.string().regex(/^16(\.\d+)?$/, 'PostgreSQL 16: "16" or "16.<minor>"').default("16"),
-  /** Storage in GiB (gp3). Default 50. */
-  allocatedStorageGb: z.number().int().min(20).max(65_536).default(50),
-  /** Storage autoscaling ceiling in GiB; 0 turns autoscaling off. Default 200. */
-  maxAllocatedStorageGb: z.number().int().min(0).max(65_536).default(200),
-  /** A standby in a second availability zone. Default true. */
-  multiAz: z.boolean().default(true),
-  /** KMS key (id or ARN) for storage encryption. Default: the account's aws/rds key. */
-  kmsKeyId: z.string().min(1).optional(),
-  /** Days of automated backups (point-in-time recovery). Default 7. */
-  backupRetentionDays: z.number().int().min(1).max(35).default(7),
-  /** Daily backup window (UTC). Default "03:00-04:00". */
-  backupWindow: hhmmRange.default("03:00-04:00"),
-  /** Weekly maintenance window (UTC). Default "sun:04:30-sun:05:30". */
-  maintenanceWindow: weeklyRange.default("sun:04:30-sun:05:30"),
-  /** Performance Insights. Default on, 7 days (the free tier). */
+  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'an RDS instance class like "db.t4g.medium"').default("db.t4g.medium").meta({ description: "Instance class. Default \"db.t4g.medium\" (2 vCPU, 4 GiB)." }),
+  engineVersion: z.string().regex(/^16(\.\d+)?$/, 'PostgreSQL 16: "16" or "16.<minor>"').default("16").meta({ description: "PostgreSQL version: \"16\" or a minor like \"16.4\". Default \"16\" (minor upgrades automatic)." }),
+  allocatedStorageGb: z.number().int().min(20).max(65_536).default(50).meta({ description: "Storage in GiB (gp3). Default 50." }),
+  maxAllocatedStorageGb: z.number().int().min(0).max(65_536).default(200).meta({ description: "Storage autoscaling ceiling in GiB; 0 turns autoscaling off. Default 200." }),
+  multiAz: z.boolean().default(true).meta({ description: "A standby in a second availability zone. Default true." }),
+  kmsKeyId: z.string().min(1).optional().meta({ description: "KMS key (id or ARN) for storage encryption. Default: the account's aws/rds key." }),
+  backupRetentionDays: z.number().int().min(1).max(35).default(7).meta({ description: "Days of automated backups (point-in-time recovery). Default 7." }),
+  backupWindow: hhmmRange.default("03:00-04:00").meta({ description: "Daily backup window (UTC). Default \"03:00-04:00\"." }),
+  maintenanceWindow: weeklyRange.default("sun:04:30-sun:05:30").meta({ description: "Weekly maintenance window (UTC). Default \"sun:04:30-sun:05:30\"." }),
   performanceInsights: z
     .strictObject({
-      /** Default true. */
-      enabled: z.boolean().default(true),
-      /** Days kept: 7, or a multiple of 31 up to 731. Default 7. */
-      retentionDays: z.number().int().refine((d) => d === 7 || d === 731 || (d % 31 === 0 && d <= 731), "7, a multiple of 31, or 731").default(7),
+      enabled: z.boolean().default(true).meta({ description: "Default true." }),
+      retentionDays: z.number().int().refine((d) => d === 7 || d === 731 || (d % 31 === 0 && d <= 731), "7, a multiple of 31, or 731").default(7).meta({ description: "Days kept: 7, or a multiple of 31 up to 731. Default 7." }),
     })
-    .prefault({}),
-  /** Read replicas of the instance (same class unless replicaInstanceClass). Default 0. */
-  readReplicas: z.number().int().min(0).max(5).default(0),
-  /** Instance class of the read replicas. Default: instanceClass. */
-  replicaInstanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'an RDS instance class like "db.t4g.medium"').optional(),
-  /** The RDS master user (creates the roles and the database). Default "nexus_admin". */
-  adminUser: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "a lower-case user name").refine((u) => !["postgres", "rdsadmin", "admin"].includes(u), "reserved by RDS").default("nexus_admin"),
-  /** The server certificate's CA at RDS. Default "rds-ca-rsa2048-g1". */
-  caCertIdentifier: z.string().min(1).default("rds-ca-rsa2048-g1"),
-  /**
-   * The RDS CA bundle the clients verify the server with (sslmode verify-full), as a PEM file
-   * path or the PEM itself (https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem).
-   * One of the two is required on the cloud backend.
-   */
-  caBundleFile: z.string().min(1).optional(),
-  /** The RDS CA bundle as PEM text (instead of caBundleFile). */
-  caBundlePem: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "a PEM certificate bundle" }).optional(),
-  /** Extra parameters of the parameter group (name → value). Default: none. */
-  parameters: z.record(z.string().regex(/^[a-z_.]+$/, "a parameter name"), z.string()).default({}),
-  /** Tags on every resource. Default: none (the stack and project are always tagged). */
-  tags: z.record(z.string(), z.string()).default({}),
-});
+    .prefault({}).meta({ description: "Performance Insights. Default on, 7 days (the free tier)." }),
+  readReplicas: z.number().int().min(0).max(5).default(0).meta({ description: "Read replicas of the instance (same class unless replicaInstanceClass). Default 0." }),
+  replicaInstanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'an RDS instance class like "db.t4g.medium"').optional().meta({ description: "Instance class of the read replicas. Default: instanceClass." }),
+  adminUser: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "a lower-case user name").refine((u) => !["postgres", "rdsadmin", "admin"].includes(u), "reserved by RDS").default("nexus_admin").meta({ description: "The RDS master user (creates the roles and the database). Default \"nexus_admin\"." }),
+  caCertIdentifier: z.string().min(1).default("rds-ca-rsa2048-g1").meta({ description: "The server certificate's CA at RDS. Default \"rds-ca-rsa2048-g1\"." }),
+  caBundleFile: z.string().min(1).optional().meta({ description: "The RDS CA bundle the clients verify the server with (sslmode verify-full), as a PEM file path or the PEM itself (https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem). One of the two is required on the cloud backend." }),
+  caBundlePem: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "a PEM certificate bundle" }).optional().meta({ description: "The RDS CA bundle as PEM text (instead of caBundleFile)." }),
+  parameters: z.record(z.string().regex(/^[a-z_.]+$/, "a parameter name"), z.string()).default({}).meta({ description: "Extra parameters of the parameter group (name → value). Default: none." }),
+  tags: z.record(z.string(), z.string()).default({}).meta({ description: "Tags on every resource. Default: none (the stack and project are always tagged)." }),
+  restore: z
+    .strictObject({
+      pointInTime: z.union([z.literal("latest"), isoTime]).meta({ description: 'The moment to restore to: "latest" (the latest restorable time) or a UTC time like "2026-11-30T22:15:00Z" within the backup retention. Required.' }),
+      sourceIdentifier: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "an RDS instance identifier").optional().meta({ description: 'The instance whose automated backups are restored. Default: this stack\'s instance ("<stack>-nexus-postgres").' }),
+      identifier: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, "an RDS instance identifier").optional().meta({ description: 'The new instance. Default "<stack>-nexus-postgres-restored".' }),
+      instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'an RDS instance class like "db.t4g.medium"').optional().meta({ description: "Instance class of the new instance. Default: instanceClass." }),
+    })
+    .optional()
+    .meta({ description: "Point-in-time restore into a NEW instance beside the stack's (docs/runbook.md): its endpoint is the stack output `restores.postgres`. Remove the key to delete the restored instance. Default: none." }),
+}).meta({ description: "`nexus-db:postgres.cloud`: Amazon RDS for PostgreSQL." });
 
-/** `nexus-db:mongo.cloud`: MongoDB Atlas. */
 export const atlasSchema = z.strictObject({
-  /** An existing Atlas project. Default: a new project in orgId. */
-  projectId: z.string().regex(/^[0-9a-f]{24}$/, "an Atlas project id (24 hex digits)").optional(),
-  /** The Atlas organization a new project is created in. Required without projectId. */
-  orgId: z.string().regex(/^[0-9a-f]{24}$/, "an Atlas organization id (24 hex digits)").optional(),
-  /** Name of a new project. Default "nexus-<stack>". */
-  projectName: z.string().min(1).max(64).optional(),
-  /** Cluster name. Default "nexus-<stack>". */
-  clusterName: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "letters, digits and '-'").optional(),
-  /** Cloud provider. Default "AWS". */
-  provider: z.enum(["AWS", "GCP", "AZURE"]).default("AWS"),
-  /** Atlas region name. Default "US_EAST_1". */
-  region: z.string().regex(/^[A-Z0-9_]+$/, 'an Atlas region name like "US_EAST_1"').default("US_EAST_1"),
-  /** "REPLICASET", or "SHARDED" (with `shards`). Default "REPLICASET". */
-  clusterType: z.enum(["REPLICASET", "SHARDED"]).default("REPLICASET"),
-  /** Shards of a SHARDED cluster. Default 1 (must be 1 for a replica set). */
-  shards: z.number().int().min(1).max(50).default(1),
-  /** Instance size of the electable nodes. Default "M30" (the smallest with sharding and dedicated CPUs). */
-  instanceSize: z.string().regex(/^M\d+$|^R\d+$/, 'an Atlas instance size like "M30"').default("M30"),
-  /** Electable nodes per shard: 3, 5 or 7. Default 3. */
-  nodeCount: z.union([z.literal(3), z.literal(5), z.literal(7)]).default(3),
-  /** MongoDB major version. Default "7.0". */
-  mongoDbMajorVersion: z.string().regex(/^\d+\.0$/, 'a major version like "7.0"').default("7.0"),
-  /** Compute and disk autoscaling. */
+  projectId: z.string().regex(/^[0-9a-f]{24}$/, "an Atlas project id (24 hex digits)").optional().meta({ description: "An existing Atlas project. Default: a new project in orgId." }),
+  orgId: z.string().regex(/^[0-9a-f]{24}$/, "an Atlas organization id (24 hex digits)").optional().meta({ description: "The Atlas organization a new project is created in. Required without projectId." }),
+  projectName: z.string().min(1).max(64).optional().meta({ description: "Name of a new project. Default \"nexus-<stack>\"." }),
+  clusterName: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "letters, digits and '-'").optional().meta({ description: "Cluster name. Default \"nexus-<stack>\"." }),
+  provider: z.enum(["AWS", "GCP", "AZURE"]).default("AWS").meta({ description: "Cloud provider. Default \"AWS\"." }),
+  region: z.string().regex(/^[A-Z0-9_]+$/, 'an Atlas region name like "US_EAST_1"').default("US_EAST_1").meta({ description: "Atlas region name. Default \"US_EAST_1\"." }),
+  clusterType: z.enum(["REPLICASET", "SHARDED"]).default("REPLICASET").meta({ description: "\"REPLICASET\", or \"SHARDED\" (with `shards`). Default \"REPLICASET\"." }),
+  shards: z.number().int().min(1).max(50).default(1).meta({ description: "Shards of a SHARDED cluster. Default 1 (must be 1 for a replica set)." }),
+  instanceSize: z.string().regex(/^M\d+$|^R\d+$/, 'an Atlas instance size like "M30"').default("M30").meta({ description: "Instance size of the electable nodes. Default \"M30\" (the smallest with sharding and dedicated CPUs)." }),
+  nodeCount: z.union([z.literal(3), z.literal(5), z.literal(7)]).default(3).meta({ description: "Electable nodes per shard: 3, 5 or 7. Default 3." }),
+  mongoDbMajorVersion: z.string().regex(/^\d+\.0$/, 'a major version like "7.0"').default("7.0").meta({ description: "MongoDB major version. Default \"7.0\"." }),
   autoScaling: z
     .strictObject({
-      /** Scale the instance size between min and max. Default true. */
-      compute: z.boolean().default(true),
-      /** Default "M30". */
-      minInstanceSize: z.string().regex(/^M\d+$/).default("M30"),
-      /** Default "M60". */
-      maxInstanceSize: z.string().regex(/^M\d+$/).default("M60"),
-      /** Grow the disk. Default true. */
-      disk: z.boolean().default(true),
+      compute: z.boolean().default(true).meta({ description: "Scale the instance size between min and max. Default true." }),
+      minInstanceSize: z.string().regex(/^M\d+$/).default("M30").meta({ description: "Default \"M30\"." }),
+      maxInstanceSize: z.string().regex(/^M\d+$/).default("M60").meta({ description: "Default \"M60\"." }),
+      disk: z.boolean().default(true).meta({ description: "Grow the disk. Default true." }),
     })
-    .prefault({}),
-  /** Cloud backup. */
+    .prefault({}).meta({ description: "Compute and disk autoscaling." }),
   backup: z
     .strictObject({
-      /** Cloud backup snapshots. Default true. */
-      enabled: z.boolean().default(true),
-      /** Days a daily snapshot is kept. Default 7. */
-      retentionDays: z.number().int().min(1).max(3650).default(7),
-      /** Continuous (point-in-time) restore. Default true. */
-      pointInTime: z.boolean().default(true),
+      enabled: z.boolean().default(true).meta({ description: "Cloud backup snapshots. Default true." }),
+      retentionDays: z.number().int().min(1).max(3650).default(7).meta({ description: "Days a daily snapshot is kept. Default 7." }),
+      pointInTime: z.boolean().default(true).meta({ description: "Continuous (point-in-time) restore. Default true." }),
     })
-    .prefault({}),
-  /** Who may connect: CIDR blocks or AWS security groups (with VPC peering). Default: nobody. */
+    .prefault({}).meta({ description: "Cloud backup." }),
   accessList: z
     .array(
       z.union([
@@ -130,53 +89,49 @@ export const atlasSchema = z.strictObject({
         z.strictObject({ /** An AWS security group (peered VPC). */ securityGroupId: awsId("sg"), comment: z.string().default("") }),
       ]),
     )
-    .default([]),
-  /**
-   * How the application and read-only users authenticate: "scram" (passwords, secrets of the
-   * stack) or "x509" (certificates signed by `x509CaPem`). Default "scram".
-   */
-  auth: z.enum(["scram", "x509"]).default("scram"),
-  /** The customer CA (PEM) that signs the users' client certificates. Required with auth "x509". */
-  x509CaPem: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "a PEM certificate" }).optional(),
-  /** The user the collection reconciler connects as (SCRAM, dbAdmin + readWrite on the platform database). Default "nexus_schema". */
-  schemaUser: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default("nexus_schema"),
-});
+    .default([]).meta({ description: "Who may connect: CIDR blocks or AWS security groups (with VPC peering). Default: nobody." }),
+  auth: z.enum(["scram", "x509"]).default("scram").meta({ description: "How the application and read-only users authenticate: \"scram\" (passwords, secrets of the stack) or \"x509\" (certificates signed by `x509CaPem`). Default \"scram\"." }),
+  x509CaPem: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "a PEM certificate" }).optional().meta({ description: "The customer CA (PEM) that signs the users' client certificates. Required with auth \"x509\"." }),
+  schemaUser: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default("nexus_schema").meta({ description: "The user the collection reconciler connects as (SCRAM, dbAdmin + readWrite on the platform database). Default \"nexus_schema\"." }),
+  restore: z
+    .strictObject({
+      snapshotId: z.string().regex(/^[0-9a-f]{24}$/, "an Atlas snapshot id (24 hex digits)").optional().meta({ description: "The cloud backup snapshot to restore (`atlas backups snapshots list`). One of snapshotId and pointInTime." }),
+      pointInTime: isoTime.optional().meta({ description: 'A UTC time like "2026-11-30T22:15:00Z" within the point-in-time window (needs backup.pointInTime). One of snapshotId and pointInTime.' }),
+      targetClusterName: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, "letters, digits and '-'").meta({ description: "The existing cluster the data is restored into (its data is replaced). Required." }),
+      targetProjectId: z.string().regex(/^[0-9a-f]{24}$/, "an Atlas project id (24 hex digits)").optional().meta({ description: "The target cluster's project. Default: this stack's project." }),
+      replaceStackCluster: z.boolean().optional().meta({ description: "Allow the target to be this stack's own cluster (its current data is lost). Default false." }),
+    })
+    .optional()
+    .meta({ description: "A restore job of this stack's cluster's cloud backup into a target cluster (docs/runbook.md). Each change of the key is a new job. Default: none." }),
+}).meta({ description: "`nexus-db:mongo.cloud`: MongoDB Atlas." });
 
-/** `nexus-db:redis.cloud`: Amazon ElastiCache for Redis. */
 export const elastiCacheSchema = z.strictObject({
   ...networkFields,
-  /** Node type. Default "cache.t4g.medium" (3.09 GiB). */
-  nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'a node type like "cache.t4g.medium"').default("cache.t4g.medium"),
-  /** Redis version. Default "7.1". */
-  engineVersion: z.string().regex(/^7\.\d+$/, 'Redis 7: "7.0" or "7.1"').default("7.1"),
-  /** Cluster mode: shards of a primary and replicasPerShard replicas each, DB 0 only. Default off. */
+  nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'a node type like "cache.t4g.medium"').default("cache.t4g.medium").meta({ description: "Node type. Default \"cache.t4g.medium\" (3.09 GiB)." }),
+  engineVersion: z.string().regex(/^7\.\d+$/, 'Redis 7: "7.0" or "7.1"').default("7.1").meta({ description: "Redis version. Default \"7.1\"." }),
   clusterMode: z
     .strictObject({
-      /** Default false. */
-      enabled: z.boolean().default(false),
-      /** Node groups (shards). Default 2. */
-      shards: z.number().int().min(1).max(500).default(2),
-      /** Replicas per shard. Default 1. */
-      replicasPerShard: z.number().int().min(0).max(5).default(1),
+      enabled: z.boolean().default(false).meta({ description: "Default false." }),
+      shards: z.number().int().min(1).max(500).default(2).meta({ description: "Node groups (shards). Default 2." }),
+      replicasPerShard: z.number().int().min(0).max(5).default(1).meta({ description: "Replicas per shard. Default 1." }),
     })
-    .prefault({}),
-  /** Replicas of the primary when cluster mode is off. Default 1. */
-  replicas: z.number().int().min(0).max(5).default(1),
-  /** Replicas in other availability zones, automatic failover. Default true. */
-  multiAz: z.boolean().default(true),
-  /** "rbac": a user group of the ACL users (redis.settings.acl); "token": one AUTH token (secret `redisAuthToken`). Default "rbac". */
-  auth: z.enum(["rbac", "token"]).default("rbac"),
-  /** KMS key (ARN) for at-rest encryption. Default: the service's key. */
-  kmsKeyId: z.string().min(1).optional(),
-  /** Days of automatic snapshots. Default 7. */
-  snapshotRetentionDays: z.number().int().min(0).max(35).default(7),
-  /** Daily snapshot window (UTC). Default "05:00-06:00". */
-  snapshotWindow: hhmmRange.default("05:00-06:00"),
-  /** Weekly maintenance window (UTC). Default "sun:06:30-sun:07:30". */
-  maintenanceWindow: weeklyRange.default("sun:06:30-sun:07:30"),
-  /** Tags on every resource. Default: none. */
-  tags: z.record(z.string(), z.string()).default({}),
-});
+    .prefault({}).meta({ description: "Cluster mode: shards of a primary and replicasPerShard replicas each, DB 0 only. Default off." }),
+  replicas: z.number().int().min(0).max(5).default(1).meta({ description: "Replicas of the primary when cluster mode is off. Default 1." }),
+  multiAz: z.boolean().default(true).meta({ description: "Replicas in other availability zones, automatic failover. Default true." }),
+  auth: z.enum(["rbac", "token"]).default("rbac").meta({ description: "\"rbac\": a user group of the ACL users (redis.settings.acl); \"token\": one AUTH token (secret `redisAuthToken`). Default \"rbac\"." }),
+  kmsKeyId: z.string().min(1).optional().meta({ description: "KMS key (ARN) for at-rest encryption. Default: the service's key." }),
+  snapshotRetentionDays: z.number().int().min(0).max(35).default(7).meta({ description: "Days of automatic snapshots. Default 7." }),
+  snapshotWindow: hhmmRange.default("05:00-06:00").meta({ description: "Daily snapshot window (UTC). Default \"05:00-06:00\"." }),
+  maintenanceWindow: weeklyRange.default("sun:06:30-sun:07:30").meta({ description: "Weekly maintenance window (UTC). Default \"sun:06:30-sun:07:30\"." }),
+  tags: z.record(z.string(), z.string()).default({}).meta({ description: "Tags on every resource. Default: none." }),
+  restore: z
+    .strictObject({
+      snapshotName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,254}$/, "an ElastiCache snapshot name").optional().meta({ description: "An ElastiCache snapshot (automatic or manual) the new replication group is seeded from. One of snapshotName and snapshotArns." }),
+      snapshotArns: z.array(z.string().regex(/^arn:aws[a-z-]*:s3:::.+\.rdb$/, "an S3 object ARN of an .rdb file")).min(1).optional().meta({ description: "RDB files in S3 (arn:aws:s3:::bucket/key.rdb) the new replication group is seeded from. One of snapshotName and snapshotArns." }),
+    })
+    .optional()
+    .meta({ description: "Seed the replication group from a snapshot when it is created (a new or disaster-recovery stack; docs/runbook.md). Read at creation only: an existing group is never replaced for it. Default: none." }),
+}).meta({ description: "`nexus-db:redis.cloud`: Amazon ElastiCache for Redis." });
 
 export type RdsConfig = z.output<typeof rdsSchema>;
 export type AtlasConfig = z.output<typeof atlasSchema>;
@@ -243,6 +198,12 @@ export function cloudProblems(c: CloudChecked): [(string | number)[], string][] 
       if (c.protected && "cidr" in e && e.cidr.endsWith("/0")) out.push([["mongo", "cloud", "accessList", i, "cidr"], "a protected stack never opens the database to the whole internet (/0)"]);
     });
     if (c.protected && !a.backup.enabled) out.push([["mongo", "cloud", "backup", "enabled"], "a protected stack keeps cloud backups"]);
+    const r = a.restore;
+    if (r) {
+      if (!r.snapshotId === !r.pointInTime) out.push([["mongo", "cloud", "restore"], "set exactly one of snapshotId and pointInTime"]);
+      if (r.pointInTime && !(a.backup.enabled && a.backup.pointInTime)) out.push([["mongo", "cloud", "restore", "pointInTime"], "needs continuous backup: mongo.cloud.backup.enabled and backup.pointInTime"]);
+      if (!a.backup.enabled) out.push([["mongo", "cloud", "restore"], "the cluster has no cloud backup to restore from (mongo.cloud.backup.enabled is false)"]);
+    }
   }
 
   if (c.redis.backend === "cloud") {
@@ -259,6 +220,16 @@ export function cloudProblems(c: CloudChecked): [(string | number)[], string][] 
       ]);
     }
     if (c.protected && e.snapshotRetentionDays === 0) out.push([["redis", "cloud", "snapshotRetentionDays"], "a protected stack keeps snapshots (1 day at least)"]);
+    if (e.restore && !e.restore.snapshotName === !e.restore.snapshotArns) out.push([["redis", "cloud", "restore"], "set exactly one of snapshotName and snapshotArns"]);
   }
   return out;
+}
+
+/** A restore job whose target is the stack's own cluster without `replaceStackCluster` (it would replace the live data). */
+export function atlasRestoreTargetProblem(a: AtlasConfig, stack: string): [(string | number)[], string] | undefined {
+  const r = a.restore;
+  if (!r || r.replaceStackCluster) return undefined;
+  const own = (a.clusterName ?? `nexus-${stack}`) === r.targetClusterName && (!r.targetProjectId || r.targetProjectId === a.projectId);
+  if (!own) return undefined;
+  return [["mongo", "cloud", "restore", "targetClusterName"], `${r.targetClusterName} is this stack's own cluster: restoring replaces its data; restore into another cluster, or set replaceStackCluster true`];
 }

@@ -1,7 +1,14 @@
 // Reads the `nexus-db:` namespace of the running stack into plain values for parseStackConfig.
 import * as pulumi from "@pulumi/pulumi";
-import { NAMESPACE, SECRET_KEYS, StackConfigError, parseStackConfig, type StackConfig } from "./schema";
-import { passwordProblems, secretConfigValue } from "../components/secrets";
+import { NAMESPACE, SECRET_KEYS, type SecretKey } from "./names";
+import { passwordProblems } from "./rules";
+import { StackConfigError, parseStackConfig, type StackConfig } from "./schema";
+import { effectivePassphrase, passphraseProblem, readStackFileFacts, usesPassphrase } from "./secrets-provider";
+
+/** The plain value of a secret config key, or undefined (read without the SDK's plain-text warning). */
+export function secretConfigValue(key: SecretKey): string | undefined {
+  return pulumi.runtime.getConfig(`${NAMESPACE}:${key}`);
+}
 
 /** The namespace's non-secret values, JSON-decoded where they are objects, arrays, numbers or booleans. */
 export function namespaceValues(all: Record<string, string>): Record<string, unknown> {
@@ -18,8 +25,13 @@ export function namespaceValues(all: Record<string, string>): Record<string, unk
   return values;
 }
 
-/** The stack config, parsed once; throws StackConfigError listing every problem by path. */
-export function readStackConfig(): StackConfig {
+/**
+ * The stack config, parsed once; throws StackConfigError listing every problem by path (printed
+ * without a stack trace). `projectDir` (where Pulumi.<stack>.yaml is) and `env` (the passphrase,
+ * the backend) default to the program's.
+ */
+export function readStackConfig(opts: { projectDir?: string; env?: NodeJS.ProcessEnv } = {}): StackConfig {
+  const env = opts.env ?? process.env;
   const values = namespaceValues(pulumi.runtime.allConfig());
   let cfg: StackConfig | undefined;
   const problems: { path: string; message: string }[] = [];
@@ -37,6 +49,23 @@ export function readStackConfig(): StackConfig {
       message: line.slice(line.indexOf(": ") + 2),
     })),
   );
+  const backupKey = secretConfigValue("backupKey");
+  // Outside dev the password rules above say it already; the archives refuse a shorter key everywhere.
+  if (environment === "dev" && backupKey !== undefined && backupKey.length < 16) problems.push({ path: `${NAMESPACE}:backupKey`, message: `at least 16 characters (got ${backupKey.length}): the archives' key` });
+  if (cfg?.backups.enabled && !backupKey) {
+    problems.push({ path: `${NAMESPACE}:backupKey`, message: 'required when backups.enabled (the archives\' key): `pulumi config set --secret backupKey "$(openssl rand -base64 32)"`' });
+  }
+  // A protected stack's secrets under the public dev passphrase: refused with the rest (scripts/stack-guard.ts checks it earlier).
+  if (cfg?.protected) {
+    const stack = pulumi.getStack();
+    const problem = passphraseProblem({
+      stack,
+      protected: true,
+      usesPassphrase: usesPassphrase(readStackFileFacts(opts.projectDir ?? process.cwd(), stack), env.PULUMI_BACKEND_URL),
+      passphrase: effectivePassphrase(env),
+    });
+    if (problem) problems.push({ path: `secrets provider of Pulumi.${stack}.yaml`, message: problem });
+  }
   if (problems.length > 0 || !cfg) throw new StackConfigError(problems);
   return cfg;
 }

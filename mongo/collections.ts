@@ -9,7 +9,7 @@ import fileMetadata from "./schemas/file-metadata.json";
 import sandboxReports from "./schemas/sandbox-reports.json";
 import threatIndicators from "./schemas/threat-indicators.json";
 
-/** How long expiring data is kept, in seconds. Set per stack (engines/mongo/settings.ts). */
+/** How long expiring data is kept, in seconds. Set per stack (./settings.ts). */
 export interface MongoTtlPeriods {
   /** engine_stats samples, counted from `ts`. */
   engineStatsSeconds: number;

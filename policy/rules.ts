@@ -6,16 +6,17 @@
 // values (never echoed here), and, during `preview`, unknown values where an input depends on a
 // resource not created yet (e.g. a generated password). Unknown values are skipped: the same
 // check runs again with the value known before the step executes in `pulumi up`.
+//
+// The rules themselves are the program's (config/rules.ts): the config refuses the same passwords
+// and addresses before anything is registered; this pack checks what reaches the engine.
+import { LOOPBACK_HOSTS, MIN_PASSWORD_LENGTH, WEAK_PASSWORDS, isLoopback, weakPassword } from "../config/rules";
 
 /** Stacks the rules apply to when the policy config names none: exact names or `prefix*` globs. */
 export const DEFAULT_PROTECTED_STACKS = ["staging", "staging-*", "prod", "prod-*"];
 
-/** The program refuses these outside dev (components/secrets.ts); a test keeps the lists equal. */
-export const WEAK_PASSWORDS = ["password", "postgres", "admin", "changeme", "nexus", "secret", "123456"];
-export const MIN_PASSWORD_LENGTH = 16;
-
+export { MIN_PASSWORD_LENGTH, WEAK_PASSWORDS };
 /** Addresses a published port may bind to on a protected stack. */
-export const LOOPBACK = ["127.0.0.1", "::1", "localhost"];
+export const LOOPBACK = LOOPBACK_HOSTS;
 
 /** The policy config of every rule (`pulumi preview --policy-pack-config FILE`). */
 export interface ProtectionConfig {
@@ -47,29 +48,12 @@ export type Kind =
 
 const DYNAMIC_KINDS: Kind[] = ["PostgresRoles", "PostgresSchema", "PostgresGrants", "PostgresSeedData", "MongoSchema", "RedisServerSettings"];
 
-/** Name suffixes of the program's dynamic resources, for those registered with the generic type. */
-const NAME_SUFFIXES: [RegExp, Kind][] = [
-  [/postgres-roles$/, "PostgresRoles"],
-  [/postgres-schema$/, "PostgresSchema"],
-  [/postgres-grants$/, "PostgresGrants"],
-  [/-seed$/, "PostgresSeedData"],
-  [/mongo-schema$/, "MongoSchema"],
-  [/redis-settings$/, "RedisServerSettings"],
-];
-
-/**
- * What a resource is. Dynamic resources carry their class in the type token
- * (`pulumi-nodejs:dynamic/nexus:db:PostgresSeedData`); one registered with the generic
- * `pulumi-nodejs:dynamic:Resource` is known by its name (`nexus-mongo-schema`).
- */
-export function resourceKind(type: string, name: string): Kind | undefined {
+/** What a resource is, by its type token alone (dynamic ones: `pulumi-nodejs:dynamic/nexus:db:<Kind>`). */
+export function resourceKind(type: string): Kind | undefined {
   if (type === "docker:index/container:Container") return "DockerContainer";
   if (type === "docker:index/volume:Volume") return "DockerVolume";
   if (type === "random:index/randomPassword:RandomPassword") return "RandomPassword";
-  if (!type.startsWith("pulumi-nodejs:dynamic")) return undefined;
-  const byType = DYNAMIC_KINDS.find((k) => type.endsWith(`:${k}`));
-  if (byType) return byType;
-  return NAME_SUFFIXES.find(([re]) => re.test(name))?.[1];
+  return DYNAMIC_KINDS.find((k) => type === `pulumi-nodejs:dynamic/nexus:db:${k}`);
 }
 
 /** `urn:pulumi:<stack>::<project>::<type>::<name>` → `<stack>`. */
@@ -124,7 +108,7 @@ function pgSslMode(conn: Read): string | typeof UNKNOWN | undefined {
 }
 
 export function tlsFindings(r: ResourceView): string[] {
-  const kind = resourceKind(r.type, r.name);
+  const kind = resourceKind(r.type);
   const out: string[] = [];
   if (kind === "PostgresRoles" || kind === "PostgresSchema" || kind === "PostgresGrants" || kind === "PostgresSeedData") {
     const field = kind === "PostgresRoles" || kind === "PostgresGrants" ? "admin" : "connection";
@@ -151,7 +135,7 @@ export function tlsFindings(r: ResourceView): string[] {
 // --- no port beyond loopback --------------------------------------------------------------------
 
 export function loopbackFindings(r: ResourceView): string[] {
-  if (resourceKind(r.type, r.name) !== "DockerContainer") return [];
+  if (resourceKind(r.type) !== "DockerContainer") return [];
   const ports = read(r.props, "ports");
   if (isUnknown(ports) || !Array.isArray(ports)) return [];
   const out: string[] = [];
@@ -161,7 +145,7 @@ export function loopbackFindings(r: ResourceView): string[] {
     const external = read(ports, i, "external");
     if (isUnknown(ip)) continue;
     const addr = typeof ip === "string" && ip !== "" ? ip : "0.0.0.0";
-    if (!LOOPBACK.includes(addr)) {
+    if (!isLoopback(addr)) {
       const port = isUnknown(external) || external === undefined ? `port ${String(read(ports, i, "internal"))}` : `host port ${String(external)}`;
       out.push(`${r.name}: ${port} is published on ${addr}; a protected stack publishes no port beyond loopback (nexus-db:docker.bindAddress 127.0.0.1)`);
     }
@@ -174,7 +158,7 @@ export function loopbackFindings(r: ResourceView): string[] {
 const DATA_BEARING: Kind[] = ["PostgresRoles", "PostgresSchema", "MongoSchema", "DockerVolume", "DockerContainer"];
 
 export function deletionProtectionFindings(r: ResourceView): string[] {
-  const kind = resourceKind(r.type, r.name);
+  const kind = resourceKind(r.type);
   if (!kind || !DATA_BEARING.includes(kind)) return [];
   const out: string[] = [];
   if (!r.protect) out.push(`${r.name}: holds data but is not protected; a protected stack sets \`protect\` on every data-bearing resource`);
@@ -203,13 +187,14 @@ const PASSWORD_FIELDS: Partial<Record<Kind, string[][]>> = {
 
 /** What is wrong with a password, without ever quoting it; undefined when it is acceptable. */
 export function passwordProblem(value: string): string | undefined {
-  if (WEAK_PASSWORDS.includes(value.toLowerCase())) return "is a default password";
-  if (value.length < MIN_PASSWORD_LENGTH) return `has ${value.length} characters (at least ${MIN_PASSWORD_LENGTH})`;
+  const weak = weakPassword(value);
+  if (weak === "default") return "is a default password";
+  if (weak === "short") return `has ${value.length} characters (at least ${MIN_PASSWORD_LENGTH})`;
   return undefined;
 }
 
 export function passwordFindings(r: ResourceView): string[] {
-  const kind = resourceKind(r.type, r.name);
+  const kind = resourceKind(r.type);
   if (!kind) return [];
   const suffix = "; a protected stack refuses default and short passwords";
   const out: string[] = [];
@@ -251,6 +236,6 @@ export function passwordFindings(r: ResourceView): string[] {
 // --- no seed data ---------------------------------------------------------------------------------
 
 export function seedDataFindings(r: ResourceView): string[] {
-  if (resourceKind(r.type, r.name) !== "PostgresSeedData") return [];
+  if (resourceKind(r.type) !== "PostgresSeedData") return [];
   return [`${r.name}: loads sql/seeds into the database; a protected stack never loads seed data (nexus-db:postgres.seedData false)`];
 }

@@ -6,7 +6,8 @@
 // plan that `check` makes on every preview.
 import * as pulumi from "@pulumi/pulumi";
 import type { Capabilities, CollectionDeclaration, MongoFeature } from "../engines/mongo";
-import { hasUnknown, loadEngine } from "./runtime";
+import { NexusDynamicResource } from "./resource";
+import { CREDENTIALS_FINGERPRINT, credentialsFingerprint, hasUnknown, loadEngine, outputsOf } from "./runtime";
 
 type Engine = typeof import("../engines/mongo");
 
@@ -32,6 +33,8 @@ export interface MongoSchemaArgs {
   users?: pulumi.Input<MongoSchemaUsers>;
   /** Declared features the server may lack (local FerretDB). Default []. */
   allowMissingFeatures?: pulumi.Input<MongoFeature[]>;
+  /** Declared rules the server may leave unenforced, by the plan's names (a protected stack refuses any other). Default []. */
+  allowUnenforcedRules?: pulumi.Input<string[]>;
   /** Protected stack: nothing may be missing, no collection is dropped. Default false. */
   protected?: pulumi.Input<boolean>;
   /** Drop the collections nexus-db created when they leave the declarations or the resource is deleted. Default false (dev only). */
@@ -45,6 +48,7 @@ export interface MongoSchemaInputs {
   collections: CollectionDeclaration[];
   users?: MongoSchemaUsers;
   allowMissingFeatures: MongoFeature[];
+  allowUnenforcedRules?: string[];
   protected: boolean;
   dropCollectionsOnDelete: boolean;
   /** The plan's lines at preview time: what `pulumi preview --diff` shows. */
@@ -57,8 +61,10 @@ export interface MongoSchemaInputs {
 }
 
 export interface MongoSchemaOutputs {
-  /** Kept, as a secret output, so that delete can reach the server. */
-  connection: MongoConnection;
+  /** Kept (a secret output) only when delete drops collections: delete must reach the server then. */
+  connection?: MongoConnection;
+  /** sha256 of the connection and the users' passwords: a rotated password is an update. */
+  credentialsFingerprint?: string;
   database: string;
   server: string;
   managedCollections: string[];
@@ -105,6 +111,9 @@ export function collectionsFromWire(collections: unknown[]): CollectionDeclarati
 }
 
 
+/** Inputs that carry credentials: secrets, and no output (but the connection of a stack that drops on delete). */
+const MONGO_CREDENTIALS = ["connection", "users"];
+
 /**
  * The provider's methods. They capture nothing but `loadEngine` (see providers/runtime.ts): the
  * engine and the driver are loaded inside each call. Exported for tests.
@@ -125,6 +134,7 @@ export const mongoSchemaProvider: pulumi.dynamic.ResourceProvider<MongoSchemaInp
       collections: (news.collections ?? []) as CollectionDeclaration[],
       users: news.users,
       allowMissingFeatures: news.allowMissingFeatures ?? [],
+      allowUnenforcedRules: news.allowUnenforcedRules ?? [],
       protected: news.protected ?? false,
       dropCollectionsOnDelete: news.dropCollectionsOnDelete ?? false,
       pendingActions: [],
@@ -152,13 +162,28 @@ export const mongoSchemaProvider: pulumi.dynamic.ResourceProvider<MongoSchemaInp
       return { inputs };
     }
 
-    const r = await reconcile(engine, inputs, olds.capabilities);
+    let r: Awaited<ReturnType<typeof reconcile>>;
+    try {
+      r = await reconcile(engine, inputs, olds.capabilities);
+    } catch (e) {
+      // Not reachable at preview (a server on a network only the deploy runner sees): plan as
+      // for an empty server and say so; `create`/`update` connect for real and fail there.
+      const plan = engine.planChanges({
+        database: String(inputs.database),
+        collections: collectionsFromWire(inputs.collections),
+        observed: { collections: new Map(), managed: new Map() },
+        capabilities: engine.fullCapabilities("server not reachable at preview"),
+      });
+      inputs.pendingActions = [`(server not reachable at preview: ${(e as Error).message.split("\n")[0]}; planned as for an empty server)`, ...engine.planLines(plan)];
+      inputs.pendingWrites = plan.steps.length;
+      return { inputs };
+    }
     try {
       const plan = await r.reconciler.plan();
       inputs.capabilities = await r.reconciler.capabilities();
       inputs.pendingActions = engine.planLines(plan);
       inputs.pendingWrites = plan.steps.length;
-      inputs.refusals = [...engine.blockingUnsupported(plan, inputs), ...plan.conflicts];
+      inputs.refusals = [...engine.blockingUnsupported(plan, inputs), ...engine.blockingUnenforced(plan, inputs), ...plan.conflicts];
     } finally {
       await r.close();
     }
@@ -166,7 +191,9 @@ export const mongoSchemaProvider: pulumi.dynamic.ResourceProvider<MongoSchemaInp
   },
 
   async diff(_id: string, olds: MongoSchemaOutputs, news: MongoSchemaInputs) {
+    const credentialsChanged = hasUnknown(news.connection) || hasUnknown(news.users) || olds[CREDENTIALS_FINGERPRINT] !== credentialsFingerprint(news, MONGO_CREDENTIALS);
     const settingsChanged =
+      credentialsChanged ||
       olds.database !== news.database ||
       olds.protected !== news.protected ||
       olds.dropCollectionsOnDelete !== news.dropCollectionsOnDelete ||
@@ -196,7 +223,7 @@ export const mongoSchemaProvider: pulumi.dynamic.ResourceProvider<MongoSchemaInp
     // Collections stay unless this stack drops them (dev only); users stay.
     if (!props.dropCollectionsOnDelete || props.protected || !props.connection) return;
     const engine = loadEngine<Engine>("engines/mongo/index");
-    const r = await reconcile(engine, { ...props, collections: [], users: undefined, allowMissingFeatures: props.allowMissingFeatures ?? [] }, props.capabilities);
+    const r = await reconcile(engine, { ...props, connection: props.connection, collections: [], users: undefined, allowMissingFeatures: props.allowMissingFeatures ?? [] }, props.capabilities);
     try {
       await r.reconciler.apply();
     } finally {
@@ -207,7 +234,7 @@ export const mongoSchemaProvider: pulumi.dynamic.ResourceProvider<MongoSchemaInp
 
 async function reconcile(
   engine: Engine,
-  inputs: Pick<MongoSchemaInputs, "connection" | "database" | "collections" | "users" | "allowMissingFeatures" | "protected" | "dropCollectionsOnDelete">,
+  inputs: Pick<MongoSchemaInputs, "connection" | "database" | "collections" | "users" | "allowMissingFeatures" | "allowUnenforcedRules" | "protected" | "dropCollectionsOnDelete">,
   previous: Capabilities | undefined,
 ) {
   const client = await engine.connectMongo(inputs.connection.url, inputs.connection.tls);
@@ -220,6 +247,7 @@ async function reconcile(
     collections: collectionsFromWire(inputs.collections),
     users,
     allowMissingFeatures: inputs.allowMissingFeatures,
+    allowUnenforcedRules: inputs.allowUnenforcedRules ?? [],
     protected: inputs.protected,
     dropCollectionsOnDelete: inputs.dropCollectionsOnDelete,
     previousCapabilities: previous,
@@ -231,8 +259,11 @@ async function applyInputs(engine: Engine, inputs: MongoSchemaInputs): Promise<M
   const r = await reconcile(engine, inputs, inputs.capabilities);
   try {
     const { plan, result } = await r.reconciler.apply();
+    const dropsOnDelete = inputs.dropCollectionsOnDelete && !inputs.protected;
+    const { credentialsFingerprint, connection } = outputsOf(inputs, MONGO_CREDENTIALS, {}, dropsOnDelete ? ["connection"] : []) as Partial<MongoSchemaOutputs>;
     return {
-      connection: inputs.connection,
+      ...(connection ? { connection } : {}),
+      credentialsFingerprint,
       database: inputs.database,
       server: plan.server,
       managedCollections: plan.managed.collections,
@@ -250,11 +281,8 @@ async function applyInputs(engine: Engine, inputs: MongoSchemaInputs): Promise<M
   }
 }
 
-/**
- * The platform's MongoDB collections, validators, indexes and users, converged by the reconciler.
- * Every dynamic resource has the type `pulumi-nodejs:dynamic:Resource`: give it a distinct name.
- */
-export class MongoSchema extends pulumi.dynamic.Resource {
+/** The platform's MongoDB collections, validators, indexes and users, converged by the reconciler. */
+export class MongoSchema extends NexusDynamicResource {
   declare readonly database: pulumi.Output<string>;
   declare readonly server: pulumi.Output<string>;
   declare readonly managedCollections: pulumi.Output<string[]>;
@@ -266,14 +294,17 @@ export class MongoSchema extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: MongoSchemaArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      mongoSchemaProvider,
+      // Registered with the SDK's generic `pulumi-nodejs:dynamic:Resource` before the one convention.
+      { type: "MongoSchema", credentials: MONGO_CREDENTIALS, formerTypes: ["pulumi-nodejs:dynamic:Resource"] },
+      { module: "providers/mongo-schema.ts", name: "mongoSchemaProvider" },
       name,
       {
-        connection: pulumi.secret(args.connection),
+        connection: args.connection,
         database: args.database,
         collections: pulumi.output(args.collections).apply((c) => collectionsToWire(c as CollectionDeclaration[])),
-        users: args.users === undefined ? undefined : pulumi.secret(args.users),
+        users: args.users,
         allowMissingFeatures: args.allowMissingFeatures ?? [],
+        allowUnenforcedRules: args.allowUnenforcedRules ?? [],
         protected: args.protected ?? false,
         dropCollectionsOnDelete: args.dropCollectionsOnDelete ?? false,
         // Filled by check (the plan); listed here so they are outputs of the resource too.
@@ -285,7 +316,7 @@ export class MongoSchema extends pulumi.dynamic.Resource {
         unsupported: undefined,
         unmanaged: undefined,
       },
-      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
+      opts,
     );
   }
 }

@@ -7,7 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SchemaConnection } from "../engines/postgres/schema-resource";
 import type { PlatformRoles, RolePasswords } from "../engines/postgres/roles";
-import { loadEngine, projectRoot, updateWhenChanged } from "./runtime";
+import { NexusDynamicResource } from "./resource";
+import { loadEngine, outputsOf, projectRoot, updateWhenChanged } from "./runtime";
 
 type RolesEngine = typeof import("../engines/postgres/roles");
 type SeedEngine = typeof import("../engines/postgres/seed");
@@ -29,24 +30,30 @@ interface RolesInputs {
   dropOnDelete: boolean;
 }
 
-const ROLE_KEYS = ["admin", "database", "roles", "passwords", "appConnectionLimit", "dropOnDelete"];
+const ROLE_KEYS = ["database", "roles", "appConnectionLimit", "dropOnDelete"];
+const ROLE_CREDENTIALS = ["admin", "passwords"];
+/** delete drops with the admin connection: only then does it stay in the outputs (secret). */
+const rolesKept = (i: RolesInputs) => (i.dropOnDelete ? ["admin"] : []);
 
 export const postgresRolesProvider: pulumi.dynamic.ResourceProvider<RolesInputs> = {
   async diff(_id, olds, news) {
-    return updateWhenChanged(olds, news, ROLE_KEYS);
+    return updateWhenChanged(olds, news, ROLE_KEYS, ROLE_CREDENTIALS);
   },
   async create(inputs) {
     const e = loadEngine<RolesEngine>("engines/postgres/roles");
     const report = await e.ensureRoles({ ...inputs, admin: pgConfig(inputs.admin) });
-    return { id: `roles/${inputs.database}`, outs: { ...inputs, createdDatabase: report.createdDatabase } };
+    return { id: `roles/${inputs.database}`, outs: outputsOf(inputs, ROLE_CREDENTIALS, { createdDatabase: report.createdDatabase }, rolesKept(inputs)) };
   },
-  async update(_id, _olds, news) {
+  async update(_id, olds, news) {
     const e = loadEngine<RolesEngine>("engines/postgres/roles");
-    await e.ensureRoles({ ...news, admin: pgConfig(news.admin) });
-    return { outs: { ...news } };
+    const report = await e.ensureRoles({ ...news, admin: pgConfig(news.admin) });
+    // Whether this resource created the database stays true once it did.
+    const createdDatabase = Boolean((olds as { createdDatabase?: boolean }).createdDatabase) || report.createdDatabase;
+    return { outs: outputsOf(news, ROLE_CREDENTIALS, { createdDatabase }, rolesKept(news)) };
   },
   async delete(_id, olds) {
     if (!olds.dropOnDelete) return; // the roles and the database stay: data is never lost by a destroy
+    if (!olds.admin) throw new Error("dropOnDelete is set but the state holds no admin connection; run `pulumi up` once before destroying, or drop the roles by hand");
     const e = loadEngine<RolesEngine>("engines/postgres/roles");
     await e.dropRoles({ admin: pgConfig(olds.admin), database: olds.database, roles: olds.roles, dropDatabase: true });
   },
@@ -67,24 +74,23 @@ export interface PostgresRolesArgs {
   dropOnDelete?: pulumi.Input<boolean>;
 }
 
-export class PostgresRoles extends pulumi.dynamic.Resource {
+export class PostgresRoles extends NexusDynamicResource {
   declare readonly createdDatabase: pulumi.Output<boolean>;
   constructor(name: string, args: PostgresRolesArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      postgresRolesProvider,
+      { type: "PostgresRoles", credentials: ROLE_CREDENTIALS },
+      { module: "providers/postgres-roles.ts", name: "postgresRolesProvider" },
       name,
       {
-        admin: pulumi.secret(args.admin),
+        admin: args.admin,
         database: args.database,
         roles: args.roles,
-        passwords: pulumi.secret(args.passwords),
+        passwords: args.passwords,
         appConnectionLimit: args.appConnectionLimit ?? -1,
         dropOnDelete: args.dropOnDelete ?? false,
         createdDatabase: undefined,
       },
-      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["admin", "passwords"] }),
-      "nexus:db",
-      "PostgresRoles",
+      opts,
     );
   }
 }
@@ -100,21 +106,22 @@ interface GrantsInputs {
   schemaVersion: number | null;
 }
 
-const GRANT_KEYS = ["admin", "roles", "schema", "ownerOnlyTables", "schemaVersion"];
+const GRANT_KEYS = ["roles", "schema", "ownerOnlyTables", "schemaVersion"];
+const GRANT_CREDENTIALS = ["admin"];
 
 export const postgresGrantsProvider: pulumi.dynamic.ResourceProvider<GrantsInputs> = {
   async diff(_id, olds, news) {
-    return updateWhenChanged(olds, news, GRANT_KEYS);
+    return updateWhenChanged(olds, news, GRANT_KEYS, GRANT_CREDENTIALS);
   },
   async create(inputs) {
     const e = loadEngine<RolesEngine>("engines/postgres/roles");
     const r = await e.applyGrants({ ...inputs, admin: pgConfig(inputs.admin) });
-    return { id: `grants/${inputs.schema}`, outs: { ...inputs, statements: r.statements } };
+    return { id: `grants/${inputs.schema}`, outs: outputsOf(inputs, GRANT_CREDENTIALS, { statements: r.statements }) };
   },
   async update(_id, _olds, news) {
     const e = loadEngine<RolesEngine>("engines/postgres/roles");
     const r = await e.applyGrants({ ...news, admin: pgConfig(news.admin) });
-    return { outs: { ...news, statements: r.statements } };
+    return { outs: outputsOf(news, GRANT_CREDENTIALS, { statements: r.statements }) };
   },
   // Revoking on delete would break the running backend; privileges go with the roles.
   async delete() {},
@@ -132,23 +139,22 @@ export interface PostgresGrantsArgs {
   schemaVersion: pulumi.Input<number | null>;
 }
 
-export class PostgresGrants extends pulumi.dynamic.Resource {
+export class PostgresGrants extends NexusDynamicResource {
   declare readonly statements: pulumi.Output<number>;
   constructor(name: string, args: PostgresGrantsArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      postgresGrantsProvider,
+      { type: "PostgresGrants", credentials: GRANT_CREDENTIALS },
+      { module: "providers/postgres-roles.ts", name: "postgresGrantsProvider" },
       name,
       {
-        admin: pulumi.secret(args.admin),
+        admin: args.admin,
         roles: args.roles,
         schema: args.schema ?? "public",
         ownerOnlyTables: args.ownerOnlyTables ?? ["public.schema_migrations"],
         schemaVersion: args.schemaVersion,
         statements: undefined,
       },
-      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["admin"] }),
-      "nexus:db",
-      "PostgresGrants",
+      opts,
     );
   }
 }
@@ -162,20 +168,27 @@ interface SeedInputs {
   checksums: Record<string, string>;
 }
 
+const SEED_CREDENTIALS = ["connection"];
+
+/** Loads every seed file (they are written to load again harmlessly); the outputs say which. */
+async function loadSeedFiles(inputs: SeedInputs) {
+  const path = require("node:path") as typeof import("node:path");
+  const e = loadEngine<SeedEngine>("engines/postgres/seed");
+  const seeds = e.listSeeds(path.resolve(projectRoot(), inputs.seedsDir));
+  const r = await e.loadSeeds(pgConfig(inputs.connection), seeds);
+  return outputsOf(inputs, SEED_CREDENTIALS, { loaded: r.loaded });
+}
+
 export const postgresSeedProvider: pulumi.dynamic.ResourceProvider<SeedInputs> = {
   async diff(_id, olds, news) {
-    return updateWhenChanged(olds, news, ["connection", "seedsDir", "checksums"]);
+    return updateWhenChanged(olds, news, ["seedsDir", "checksums"], SEED_CREDENTIALS);
   },
   async create(inputs) {
-    const path = require("node:path") as typeof import("node:path");
-    const e = loadEngine<SeedEngine>("engines/postgres/seed");
-    const seeds = e.listSeeds(path.resolve(projectRoot(), inputs.seedsDir));
-    const r = await e.loadSeeds(pgConfig(inputs.connection), seeds);
-    return { id: `seeds/${inputs.seedsDir}`, outs: { ...inputs, loaded: r.loaded } };
+    return { id: `seeds/${inputs.seedsDir}`, outs: await loadSeedFiles(inputs) };
   },
-  async update(id, olds, news) {
-    const { outs } = await postgresSeedProvider.create!(news);
-    return { outs };
+  // As create: the seed files load again.
+  async update(_id, _olds, news) {
+    return { outs: await loadSeedFiles(news) };
   },
   // Seed rows are data: a delete leaves them (the database goes with an ephemeral stack's roles).
   async delete() {},
@@ -195,17 +208,16 @@ export interface PostgresSeedDataArgs {
   seedsDir?: string;
 }
 
-export class PostgresSeedData extends pulumi.dynamic.Resource {
+export class PostgresSeedData extends NexusDynamicResource {
   declare readonly loaded: pulumi.Output<string[]>;
   constructor(name: string, args: PostgresSeedDataArgs, opts?: pulumi.CustomResourceOptions) {
     const seedsDir = args.seedsDir ?? "sql/seeds";
     super(
-      postgresSeedProvider,
+      { type: "PostgresSeedData", credentials: SEED_CREDENTIALS },
+      { module: "providers/postgres-roles.ts", name: "postgresSeedProvider" },
       name,
-      { connection: pulumi.secret(args.connection), seedsDir, checksums: seedChecksums(seedsDir), loaded: undefined },
-      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
-      "nexus:db",
-      "PostgresSeedData",
+      { connection: args.connection, seedsDir, checksums: seedChecksums(seedsDir), loaded: undefined },
+      opts,
     );
   }
 }

@@ -7,7 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { MigrationRef, MigrationSettingsInput } from "../engines/postgres";
 import type { SchemaConnection, SchemaInputs, SchemaOutputs } from "../engines/postgres/schema-resource";
 import { DirectoryMigrationSource, migrationRefs } from "../engines/postgres/source";
-import { loadEngine, projectRoot } from "./runtime";
+import { NexusDynamicResource } from "./resource";
+import { hasUnknown, loadEngine, projectRoot } from "./runtime";
 
 type SchemaEngine = typeof import("../engines/postgres/schema-resource");
 
@@ -20,14 +21,14 @@ function schemaEngine(): SchemaEngine {
 export const postgresSchemaProvider: pulumi.dynamic.ResourceProvider<SchemaInputs, SchemaOutputs> = {
   async check(olds, news) {
     const engine = schemaEngine();
-    const { inputs, failures } = engine.checkSchemaInputs(news as unknown as Record<string, unknown>);
+    const { inputs, failures } = engine.checkSchemaInputs(news as unknown as Record<string, unknown>, hasUnknown);
     // Drift goes into an input, where `pulumi preview --diff` shows it.
-    if (failures.length === 0) inputs.liveDrift = await engine.previewDrift(olds, inputs as unknown as SchemaInputs);
+    if (failures.length === 0) inputs.liveDrift = await engine.previewDrift(olds, inputs as unknown as SchemaInputs, hasUnknown);
     return { inputs: inputs as unknown as SchemaInputs, failures };
   },
 
   async diff(_id, olds, news) {
-    const d = await schemaEngine().diffSchema(projectRoot(), olds, news);
+    const d = await schemaEngine().diffSchema(projectRoot(), olds, news, hasUnknown);
     // Nothing about a schema is ever replaced: a replace would drop and rebuild a database.
     return { changes: d.changes, replaces: [], deleteBeforeReplace: false };
   },
@@ -66,7 +67,7 @@ export function migrationList(dir = "sql/migrations"): MigrationRef[] {
   return migrationRefs(new DirectoryMigrationSource(path.resolve(projectRoot(), dir)).readSync());
 }
 
-export class PostgresSchema extends pulumi.dynamic.Resource {
+export class PostgresSchema extends NexusDynamicResource {
   /** Versions in the history table after the last update. */
   declare readonly appliedVersions: pulumi.Output<number[]>;
   /** The highest applied version, null for none. */
@@ -77,10 +78,12 @@ export class PostgresSchema extends pulumi.dynamic.Resource {
   constructor(name: string, args: PostgresSchemaArgs, opts?: pulumi.CustomResourceOptions) {
     const migrationsDir = args.migrationsDir ?? "sql/migrations";
     super(
-      postgresSchemaProvider,
+      // Registered as `pulumi-nodejs:dynamic/nexus:PostgresSchema` before the one convention.
+      { type: "PostgresSchema", credentials: ["connection"], formerTypes: ["pulumi-nodejs:dynamic/nexus:PostgresSchema"] },
+      { module: "providers/postgres-schema.ts", name: "postgresSchemaProvider" },
       name,
       {
-        connection: pulumi.secret(args.connection),
+        connection: args.connection,
         migrationsDir,
         migrations: args.migrations ?? pulumi.output(migrationsDir).apply((d) => migrationList(d)),
         settings: args.settings ?? {},
@@ -89,11 +92,8 @@ export class PostgresSchema extends pulumi.dynamic.Resource {
         currentVersion: undefined,
         driftAtLastUpdate: undefined,
       },
-      // The connection is an output only on dropOnDelete stacks (delete needs it) and then encrypted.
-      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["connection"] }),
-      // Type pulumi-nodejs:dynamic/nexus:PostgresSchema: policy packs can tell it from other dynamic resources.
-      "nexus",
-      "PostgresSchema",
+      // The connection is an output only on dropOnDelete stacks (delete needs it), and then a secret.
+      opts,
     );
   }
 }

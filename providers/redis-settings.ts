@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RedisOptions } from "ioredis";
 import type { AclPasswords } from "../engines/redis/render";
 import type { RedisSettingsInput } from "../engines/redis/settings";
-import { loadEngine, updateWhenChanged } from "./runtime";
+import { NexusDynamicResource } from "./resource";
+import { loadEngine, outputsOf, updateWhenChanged } from "./runtime";
 
 type ApplyEngine = typeof import("../engines/redis/apply");
 type SettingsEngine = typeof import("../engines/redis/settings");
@@ -27,13 +28,15 @@ async function apply(inputs: Inputs) {
   const IORedis = (require("ioredis") as typeof import("ioredis")).default;
   const { applyRedisSettings } = loadEngine<ApplyEngine>("engines/redis/apply");
   const { parseRedisSettings } = loadEngine<SettingsEngine>("engines/redis/settings");
-  const settings = parseRedisSettings(inputs.settings, { dev: inputs.dev });
+  // The platform's declarations, passed to the engine (which imports none).
+  const { REDIS_DECLARATIONS } = loadEngine<typeof import("../redis/declarations")>("redis/declarations");
+  const settings = parseRedisSettings(inputs.settings, { dev: inputs.dev, keyspace: REDIS_DECLARATIONS.keyspace });
   const { caPem, useTls, ...opts } = inputs.admin;
   const client = new IORedis({ ...opts, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, ...(useTls ? { tls: caPem ? { ca: caPem } : {} } : {}) });
   client.on("error", () => undefined);
   try {
     await client.connect();
-    const report = await applyRedisSettings(client, settings, inputs.passwords, { config: inputs.control === "full", users: true });
+    const report = await applyRedisSettings(client, settings, inputs.passwords, REDIS_DECLARATIONS, { config: inputs.control === "full", users: true });
     return {
       applied: report.applied,
       notApplied: report.notApplied.map((n) => `${n.item}: ${n.reason}`),
@@ -43,16 +46,19 @@ async function apply(inputs: Inputs) {
   }
 }
 
+/** The admin connection and the users' passwords: secrets, never outputs (delete needs neither). */
+const SETTINGS_CREDENTIALS = ["admin", "passwords"];
+
 export const redisSettingsProvider: pulumi.dynamic.ResourceProvider<Inputs> = {
   async diff(_id, olds, news) {
-    return updateWhenChanged(olds, news, ["admin", "settings", "dev", "passwords", "control"]);
+    return updateWhenChanged(olds, news, ["settings", "dev", "control"], SETTINGS_CREDENTIALS);
   },
   async create(inputs) {
     const r = await apply(inputs);
-    return { id: `redis-settings/${inputs.admin.host}:${inputs.admin.port}`, outs: { ...inputs, ...r } };
+    return { id: `redis-settings/${inputs.admin.host}:${inputs.admin.port}`, outs: outputsOf(inputs, SETTINGS_CREDENTIALS, r) };
   },
   async update(_id, _olds, news) {
-    return { outs: { ...news, ...(await apply(news)) } };
+    return { outs: outputsOf(news, SETTINGS_CREDENTIALS, await apply(news)) };
   },
   // The server keeps its settings and users: the running backend depends on them.
   async delete() {},
@@ -66,27 +72,26 @@ export interface RedisServerSettingsArgs {
   control?: pulumi.Input<"full" | "managed">;
 }
 
-export class RedisServerSettings extends pulumi.dynamic.Resource {
+export class RedisServerSettings extends NexusDynamicResource {
   /** Settings and users this update put in effect. */
   declare readonly applied: pulumi.Output<string[]>;
   /** What the server refused, each with the reason. */
   declare readonly notApplied: pulumi.Output<string[]>;
   constructor(name: string, args: RedisServerSettingsArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      redisSettingsProvider,
+      { type: "RedisServerSettings", credentials: SETTINGS_CREDENTIALS },
+      { module: "providers/redis-settings.ts", name: "redisSettingsProvider" },
       name,
       {
-        admin: pulumi.secret(args.admin),
+        admin: args.admin,
         settings: args.settings,
         dev: args.dev,
-        passwords: pulumi.secret(args.passwords),
+        passwords: args.passwords,
         control: args.control ?? "full",
         applied: undefined,
         notApplied: undefined,
       },
-      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["admin", "passwords"] }),
-      "nexus:db",
-      "RedisServerSettings",
+      opts,
     );
   }
 }

@@ -8,6 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { RedisOptions } from "ioredis";
 import type { KeyspaceOptions } from "../redis/layout";
+import { NexusDynamicResource } from "./resource";
 import { hasUnknown, loadEngine } from "./runtime";
 
 type Engine = typeof import("../engines/redis/warmup");
@@ -36,7 +37,11 @@ export interface RedisWarmupInputs {
   batchSize: number;
   /** Hash of redis/warmup.ts's queries, prefixes and TTLs in this keyspace: a change re-warms. */
   specHash: string;
-  /** Why the next `up` warms, from the marker check at preview time; [] when Redis is current. */
+  /**
+   * Why the next `up` warms, from the marker and row-digest check at preview time, with how many
+   * keys each database will write and delete (e.g. "DB 3 (reputationCache): source data changed
+   * …: 12 key(s) to write, 1 to delete, 4980 unchanged"); [] when Redis is current.
+   */
   pendingReasons: string[];
 }
 
@@ -89,11 +94,12 @@ export const redisWarmupProvider: pulumi.dynamic.ResourceProvider<RedisWarmupInp
     if (failures.length > 0) return { inputs, failures };
 
     const engine = loadEngine<Engine>("engines/redis/warmup");
-    const layoutMod = loadEngine<typeof import("../redis/layout")>("redis/layout");
-    const specMod = loadEngine<typeof import("../redis/warmup")>("redis/warmup");
+    const { buildKeyspaceLayout } = loadEngine<typeof import("../engines/redis/keyspace")>("engines/redis/keyspace");
+    // The platform's declarations, passed to the engine (which imports none).
+    const { REDIS_DECLARATIONS } = loadEngine<typeof import("../redis/declarations")>("redis/declarations");
     if (!hasUnknown(inputs.keyspace)) {
       try {
-        inputs.specHash = engine.warmupSpecHash(specMod.WARMUP_SPEC, layoutMod.keyspaceLayout(inputs.keyspace));
+        inputs.specHash = engine.warmupSpecHash(REDIS_DECLARATIONS.warmup, buildKeyspaceLayout(REDIS_DECLARATIONS.keyspace, inputs.keyspace));
       } catch (e) {
         return { inputs, failures: [{ property: "keyspace", reason: (e as Error).message }] };
       }
@@ -103,7 +109,7 @@ export const redisWarmupProvider: pulumi.dynamic.ResourceProvider<RedisWarmupInp
       return { inputs };
     }
     try {
-      const plan = await engine.warmupStatus({ database: pgClient(c!.database), redis: c!.redis, keyspace: inputs.keyspace });
+      const plan = await engine.warmupStatus({ database: pgClient(c!.database), redis: c!.redis, keyspace: inputs.keyspace }, REDIS_DECLARATIONS);
       inputs.pendingReasons = plan.reasons;
     } catch (e) {
       // Not reachable during preview (e.g. the server is created in this same update): warm then.
@@ -142,8 +148,10 @@ export const redisWarmupProvider: pulumi.dynamic.ResourceProvider<RedisWarmupInp
 
 async function warm(inputs: RedisWarmupInputs): Promise<RedisWarmupOutputs> {
   const engine = loadEngine<Engine>("engines/redis/warmup");
+  const { REDIS_DECLARATIONS } = loadEngine<typeof import("../redis/declarations")>("redis/declarations");
   const r = await engine.warmRedis(
     { database: pgClient(inputs.connections.database), redis: inputs.connections.redis, keyspace: inputs.keyspace },
+    REDIS_DECLARATIONS,
     { batchSize: inputs.batchSize },
   );
   return {
@@ -160,11 +168,8 @@ async function warm(inputs: RedisWarmupInputs): Promise<RedisWarmupOutputs> {
   };
 }
 
-/**
- * The cache warmup of the platform's Redis from PostgreSQL. Every dynamic resource has the type
- * `pulumi-nodejs:dynamic:Resource`: give it a distinct name (e.g. `${name}-redis-warmup`).
- */
-export class RedisWarmup extends pulumi.dynamic.Resource {
+/** The cache warmup of the platform's Redis from PostgreSQL. */
+export class RedisWarmup extends NexusDynamicResource {
   declare readonly version: pulumi.Output<string>;
   declare readonly counts: pulumi.Output<Record<string, number>>;
   declare readonly written: pulumi.Output<Record<string, number>>;
@@ -176,10 +181,12 @@ export class RedisWarmup extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: RedisWarmupArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      redisWarmupProvider,
+      // Registered with the SDK's generic `pulumi-nodejs:dynamic:Resource` before the one convention.
+      { type: "RedisWarmup", credentials: ["connections"], formerTypes: ["pulumi-nodejs:dynamic:Resource"] },
+      { module: "providers/redis-warmup.ts", name: "redisWarmupProvider" },
       name,
       {
-        connections: pulumi.secret(args.connections),
+        connections: args.connections,
         keyspace: args.keyspace ?? {},
         batchSize: args.batchSize ?? 1000,
         // Filled by check; listed so they are outputs too.

@@ -1,22 +1,25 @@
 // How dynamic providers reach the engines.
 //
 // Pulumi runs a dynamic provider in a separate Node.js process (the `pulumi-nodejs` plugin), started
-// from the project directory, and evaluates the provider's methods from a copy serialized into the
-// stack's state. Anything a method captures by closure is serialized with it, so methods capture
-// nothing but this module and load their engine at call time:
+// from the project directory, and evaluates the module kept in the resource's `__provider` input.
+// The SDK's `pulumi.dynamic.Resource` serializes the provider's closure into that input; ours
+// (providers/resource.ts) keeps there only a constant loader that names the provider's module and
+// export, so the provider process loads the provider — and, at call time, its engine — from the
+// project checked out next to the stack, never a stale copy frozen in state (pulumi/pulumi#6490,
+// #6285). Providers still load their engine lazily:
 //
 //   async create(inputs) {
 //     const { applyMigrations } = loadEngine<typeof import("../engines/postgres/migrator")>("engines/postgres/migrator");
 //     ...
 //   }
 //
-// Drivers (pg, mongodb, ioredis) are then required by the engine inside that process, never
-// captured, and the engine that runs is always the one checked out next to the stack — not a stale
-// copy frozen in state (pulumi/pulumi#6490, #6285).
+// so that the program, which imports the resource classes beside them, never loads an engine or a
+// driver (pg, mongodb, ioredis) it does not use.
 //
-// Secrets: a provider that needs its connection again in diff/update/delete (it receives the old
-// *outputs* there) returns the connection in its outputs and lists it in `additionalSecretOutputs`,
-// so the state holds it encrypted; nothing else secret is returned.
+// Secrets: credentials arrive as secret inputs and are not returned as outputs. `diff` receives the
+// old *outputs*, so a resource returns the credentials' fingerprint (`outputsOf`) and compares it
+// (`updateWhenChanged`). The one exception is a connection that `delete` needs (a dev stack that
+// drops on delete): it stays in the outputs, and providers/resource.ts marks it secret.
 
 /** The project root the engines are loaded from: NEXUS_DB_ROOT, else the provider's working directory. */
 export function projectRoot(): string {
@@ -58,13 +61,46 @@ export function hasUnknown(value: unknown): boolean {
   return false;
 }
 
+/** JSON with sorted keys: the state does not keep key order. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v ?? null, (_k, x: unknown) =>
+    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : x,
+  );
+}
+
+/** The output that stands for a resource's credentials: a hash, so that `diff` sees a rotated password without the state keeping it. */
+export const CREDENTIALS_FINGERPRINT = "credentialsFingerprint";
+
+/** sha256 of the credential-bearing inputs, in canonical JSON (what `diff` compares across runs). */
+export function credentialsFingerprint(inputs: object, credentials: readonly string[]): string {
+  const crypto = require("node:crypto") as typeof import("node:crypto");
+  const i = inputs as Record<string, unknown>;
+  const picked = Object.fromEntries(credentials.map((k) => [k, i[k] ?? null]));
+  return `sha256:${crypto.createHash("sha256").update(canonicalJson(picked)).digest("hex")}`;
+}
+
+/**
+ * A dynamic resource's outputs: its inputs without the credential-bearing ones, the credentials'
+ * fingerprint in their place, and what the engine reported. `keep` names credential inputs that
+ * stay (delete needs them: a drop-on-delete dev stack) — the resource marks them secret.
+ */
+export function outputsOf<T extends object, E extends object>(inputs: T, credentials: readonly string[], extra: E, keep: readonly string[] = []): T & E {
+  const outs: Record<string, unknown> = { ...(inputs as Record<string, unknown>) };
+  for (const k of credentials) if (!keep.includes(k)) delete outs[k];
+  outs[CREDENTIALS_FINGERPRINT] = credentialsFingerprint(inputs, credentials);
+  return { ...outs, ...extra } as T & E;
+}
+
 /**
  * The diff of a resource whose update re-applies its inputs: an update when any of `keys` changed
- * by value (secrets included), never a replace. (The SDK passes no per-property detail to the CLI.)
+ * by value, or the credentials changed (by fingerprint; an unknown one counts as changed), never a
+ * replace. (The SDK passes no per-property detail to the CLI.)
  */
-export function updateWhenChanged(olds: object, news: object, keys: readonly string[]): { changes: boolean; replaces: string[]; deleteBeforeReplace: boolean } {
+export function updateWhenChanged(olds: object, news: object, keys: readonly string[], credentials: readonly string[] = []): { changes: boolean; replaces: string[]; deleteBeforeReplace: boolean } {
   const o = olds as Record<string, unknown>;
   const n = news as Record<string, unknown>;
-  const changes = keys.some((k) => JSON.stringify(o[k] ?? null) !== JSON.stringify(n[k] ?? null));
-  return { changes, replaces: [], deleteBeforeReplace: false };
+  const plain = keys.some((k) => canonicalJson(o[k]) !== canonicalJson(n[k]));
+  const secret =
+    credentials.length > 0 && (credentials.some((k) => hasUnknown(n[k])) || o[CREDENTIALS_FINGERPRINT] !== credentialsFingerprint(n, credentials));
+  return { changes: plain || secret, replaces: [], deleteBeforeReplace: false };
 }

@@ -7,27 +7,19 @@
 // (stored with SET, JSON built in SQL so the value format is visible here), and optionally
 // `expires_at` (timestamptz: the entry expires then). Rows must be unique by key. Every key gets
 // its logical database's TTL (see redis/layout.ts), or its own `expires_at` if that comes sooner.
-import type { KeyspaceLayout, LogicalDatabaseName } from "./layout";
+//
+// `changes.keys` (optional) lets a re-warm read only the rows that may have changed since the last
+// complete warm instead of hashing every row: the keys of rows written since (`age(<alias>.xmin)
+// <= $1`), one condition per table the query reads. Deleted rows have no version: a deleted row
+// of the set shows in its row count, but a deleted row that changes another key's value (the
+// right side of a LEFT JOIN) must be listed in `changes.deletable`, and a set whose rows change
+// in ways neither can see (an aggregate over many rows) declares none. Large sets want an index
+// on their key expression: the changed rows are looked up by key.
+import type { WarmupSet as GenericSet, WarmupSpec as GenericSpec } from "../engines/redis/warmup-spec";
+import type { LogicalDatabaseName } from "./layout";
 
-export interface WarmupSet {
-  /** Stable name of the set, e.g. "engine-reputation"; shows up in counts and errors. */
-  name: string;
-  /** The logical database the keys go to. */
-  database: LogicalDatabaseName;
-  /** The sub-prefix inside the database's key prefix; the warmup owns every key under it. */
-  keyPrefix: string;
-  /** SQL returning `key text, value text`, one row per key. */
-  query: string;
-}
-
-export interface WarmupSpec {
-  /** Bump to force a re-warm everywhere without a data change. */
-  revision: number;
-  sets: WarmupSet[];
-}
-
-/** The marker key's name inside each warmed logical database. Written last, after all keys. */
-export const WARMUP_MARKER = "warmup:marker";
+export type WarmupSet = GenericSet<LogicalDatabaseName>;
+export type WarmupSpec = GenericSpec<LogicalDatabaseName>;
 
 export const WARMUP_SPEC: WarmupSpec = {
   revision: 1,
@@ -49,9 +41,20 @@ export const WARMUP_SPEC: WarmupSpec = {
           FROM engines e
           LEFT JOIN reputation_scores rs ON rs.engine_id = e.id
          WHERE e.status <> 'retired'`,
+      // A deleted reputation_scores row would empty an engine's standing without a new row
+      // version: deletable, so such a re-warm (and one after any score update) compares every row.
+      changes: {
+        keys: `
+          SELECT e.id::text AS key FROM engines e WHERE age(e.xmin) <= $1
+          UNION ALL
+          SELECT rs.engine_id::text FROM reputation_scores rs WHERE rs.engine_id IS NOT NULL AND age(rs.xmin) <= $1`,
+        deletable: ["reputation_scores"],
+      },
     },
     {
-      // Active engines, best first: the candidate list bounty matching walks.
+      // Active engines, best first: the candidate list bounty matching walks. No change tracking:
+      // its one key aggregates every active engine, so a deleted engine changes it without a new
+      // row version or a change in the set's row count.
       name: "engine-ranking",
       database: "reputationCache",
       keyPrefix: "ranking:",
@@ -75,6 +78,7 @@ export const WARMUP_SPEC: WarmupSpec = {
                  'monthlySubmissionQuota', t.monthly_submission_quota, 'isDefault', t.is_default
                )::text AS value
           FROM api_rate_limit_tiers t`,
+      changes: { keys: `SELECT t.code AS key FROM api_rate_limit_tiers t WHERE age(t.xmin) <= $1` },
     },
     {
       // The gateway hashes the presented key and looks its limits up here; a key's cache entry
@@ -93,10 +97,23 @@ export const WARMUP_SPEC: WarmupSpec = {
                )::text AS value,
                k.expires_at
           FROM api_key_rate_limits k`,
+      // The view reads api_keys, their tier and their user (an engine only through a LEFT JOIN
+      // that filters nothing). Keys that expire leave the view without a row version: the count
+      // sees them, and that re-warm compares every row.
+      changes: {
+        keys: `
+          SELECT k.key_hash AS key
+            FROM api_keys k
+            JOIN api_rate_limit_tiers t ON t.code = k.tier_code
+            JOIN users u ON u.id = k.user_id
+           WHERE age(k.xmin) <= $1 OR age(t.xmin) <= $1 OR age(u.xmin) <= $1`,
+      },
     },
     {
       // Verdicts reached in the last 24 h, by the SHA-256 of the file (or of the normalized URL):
       // a resubmitted sample is answered from the cache. Each entry expires 24 h after its consensus.
+      // No change tracking: a key's value is the latest of several verdicts, so a deleted one can
+      // change it without a new row version or a change in the set's row count.
       name: "analysis-verdicts",
       database: "analysisCache",
       keyPrefix: "verdict:",
@@ -117,24 +134,3 @@ export const WARMUP_SPEC: WarmupSpec = {
     },
   ],
 };
-
-/** The key prefix a warmup set owns, in the given layout. */
-export function warmupSetPrefix(set: WarmupSet, layout: KeyspaceLayout): string {
-  if (!/^[A-Za-z0-9_.-]+:$/.test(set.keyPrefix)) {
-    // Glob characters would widen the warmup user's ACL pattern and the stale-key scan.
-    throw new Error(`warmup set "${set.name}": keyPrefix ${JSON.stringify(set.keyPrefix)} must be letters, digits, '_', '.', '-' ending with ':'`);
-  }
-  return layout.database(set.database).keyPrefix + set.keyPrefix;
-}
-
-/** The logical databases a warmup spec writes to, each once, in spec order. */
-export function warmupDatabases(spec: WarmupSpec): LogicalDatabaseName[] {
-  return [...new Set(spec.sets.map((s) => s.database))];
-}
-
-/** ACL key patterns (without `~`) covering the warmup's keys and markers — and nothing else. */
-export function warmupKeyPatterns(spec: WarmupSpec, layout: KeyspaceLayout): string[] {
-  const patterns = spec.sets.map((s) => `${warmupSetPrefix(s, layout)}*`);
-  for (const db of warmupDatabases(spec)) patterns.push(layout.database(db).key(WARMUP_MARKER));
-  return [...new Set(patterns)];
-}

@@ -2,8 +2,9 @@
 # Installs what the project needs on a fresh machine, idempotently, from the npm registry,
 # Debian's packages and the Go module proxy only (nothing else can be reached here):
 #   - npm dependencies (npm ci, when node_modules is missing or older than package-lock.json);
-#   - the Pulumi CLI and Node.js language host, built with `go build` at the version of
-#     @pulumi/pulumi, cached under $NEXUS_CACHE (default ~/.cache/nexus-db) by version;
+#   - the Pulumi CLI, built with `go build` at the version of @pulumi/pulumi, cached under
+#     $NEXUS_CACHE (default ~/.cache/nexus-db) by version;
+#   - the Node.js language host and the provider plugins (scripts/build-plugins.sh);
 #   - the dynamic-provider plugin shim that ships inside @pulumi/pulumi, beside them;
 #   - FerretDB (the MongoDB-wire test server), built from tools/ferretdb.
 # If a `pulumi` of the pinned version is already on PATH, it is used as it is.
@@ -72,6 +73,7 @@ fi
 
 if [ ! -x "$BIN/pulumi" ] || [ "$("$BIN/pulumi" version 2>/dev/null)" != "v$PULUMI_VERSION" ]; then
   log "building the Pulumi CLI v$PULUMI_VERSION (several minutes on a fresh machine)"
+  cli_start=$SECONDS
   # pkg/go.mod replaces sdk with a relative path and atotto/clipboard with a fork, so
   # `go install pkg@version` is refused; a wrapper module that requires both at the same
   # version and copies the clipboard replace builds the same CLI.
@@ -80,42 +82,12 @@ if [ ! -x "$BIN/pulumi" ] || [ "$("$BIN/pulumi" version 2>/dev/null)" != "v$PULU
     "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
     "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" \
     -- "github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e"
+  log "built the Pulumi CLI v$PULUMI_VERSION in $((SECONDS - cli_start)) s"
 fi
 
-# The Node.js language host. Since v3.69 it is a module of its own
-# (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) that has no tags and that
-# the module proxy reachable here refuses (403 for every version and for its version list).
-# Up to v3.68 it was a package of sdk/v3, which the proxy serves, so we build it from there.
-# Its gRPC protocol is what the CLI still speaks; the tests run up/preview/destroy through it.
-# One addition: the CLI starts Node.js policy packs through the host's RunPlugin, which v3.68
-# answers "not supported"; tools/pulumi-language-nodejs/run_plugin.go implements it (policy packs
-# only), compiled into a copy of the host's main package.
-LANGHOST_SDK_VERSION="${LANGHOST_SDK_VERSION:-v3.68.0}"
-LANGHOST_PATCH=tools/pulumi-language-nodejs/run_plugin.go
-LANGHOST_ID="$LANGHOST_SDK_VERSION+runplugin-$(sha256sum "$LANGHOST_PATCH" | cut -c1-12)"
-LANGHOST_STAMP="$BIN/.pulumi-language-nodejs.version"
-if [ ! -x "$BIN/pulumi-language-nodejs" ] || [ "$(cat "$LANGHOST_STAMP" 2>/dev/null)" != "$LANGHOST_ID" ]; then
-  log "building pulumi-language-nodejs from sdk/v3@$LANGHOST_SDK_VERSION with RunPlugin for policy packs"
-  lh_dir="$NEXUS_CACHE/build/pulumi-language-nodejs"
-  rm -rf "$lh_dir" && mkdir -p "$lh_dir"
-  cp "$LANGHOST_PATCH" "$lh_dir/"
-  (
-    cd "$lh_dir"
-    printf 'module nexus-db-build/langhost\n\ngo 1.25\n' > go.mod
-    GOFLAGS=-mod=mod go get "github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION"
-    src="$(GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)/nodejs/cmd/pulumi-language-nodejs"
-    for f in "$src"/*.go; do case "$f" in *_test.go) ;; *) install -m 644 "$f" . ;; esac; done
-    # The stub stays, renamed, so the host's own code is otherwise untouched.
-    perl -0pi -e 's/func \(host \*nodeLanguageHost\) RunPlugin\(/func (host *nodeLanguageHost) runPluginUnsupported(/' main.go
-    grep -q runPluginUnsupported main.go || { echo "RunPlugin stub not found in $src/main.go" >&2; exit 1; }
-    GOFLAGS=-mod=mod go mod tidy
-    # Build beside, then rename: running stacks keep the binary they started with.
-    go build -trimpath -o "$BIN/.pulumi-language-nodejs.new" \
-      -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGHOST_SDK_VERSION" .
-  )
-  mv -f "$BIN/.pulumi-language-nodejs.new" "$BIN/pulumi-language-nodejs"
-  echo "$LANGHOST_ID" > "$LANGHOST_STAMP"
-fi
+# The Node.js language host and the resource provider plugins (random, tls, postgresql, docker):
+# present already, cached, built from the public sources, or downloaded (scripts/build-plugins.sh).
+bash scripts/build-plugins.sh
 
 # The dynamic-provider plugin is a shell script inside the npm package; the CLI looks for it
 # beside its own executable.
@@ -137,4 +109,5 @@ if [ ! -x "$FERRETDB_BIN" ] || [ "$(cat "$FERRETDB_STAMP" 2>/dev/null)" != "$fer
   echo "$ferret_src_sum" > "$FERRETDB_STAMP"
 fi
 
+bash scripts/build-documentdb.sh || log "DocumentDB not built (see above): MONGODB_URL falls back to FerretDB $FERRETDB_VERSION"
 log "pulumi $("$BIN/pulumi" version) at $BIN; FerretDB at $FERRETDB_BIN"

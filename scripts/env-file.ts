@@ -1,16 +1,23 @@
-// `npm run env [-- <stack>] [--out <file>] [--from-json <file>]`: writes the backend's .env (the
-// spec's DATABASE_URL, DATABASE_MAX_CONNECTIONS, MONGODB_URL, REDIS_URL) from a stack's outputs,
-// readable by its owner only. With a CA in the outputs, the CA goes to `.env.ca.pem` and the URLs
-// point at it (sslrootcert, tlsCAFile), so TLS verification works without further setup.
+// `npm run env [-- <stack>] [--out .env] [--toml config.toml] [--from-json <file>]`: writes what the
+// backend receives (config/backend-handoff.ts) from a stack's output `backend`, twice — `.env`
+// and `config.toml` — readable by their owner only. With a CA in the outputs, the CA goes to
+// `<out>.ca.pem` and the URLs and `[tls] ca_file` point at it, so TLS verification works as is.
 //
 // The outputs come from `pulumi stack output --json --show-secrets --stack <stack>` (default stack
 // `local`), run with scripts/env.sh sourced, or from a JSON file of the same shape (--from-json).
+//
+// `npx tsx scripts/env-file.ts --examples [--check]` writes (or checks) the committed
+// .env.example and config.example.toml, rendered from the same description with placeholders.
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { exampleFiles, renderConfigToml, renderEnvFile, withCaFile, type BackendHandoff } from "../config/backend-handoff";
 
-/** The stack outputs the .env is made of (index.ts exports them). */
+export const ROOT = resolve(__dirname, "..");
+
+/** The stack outputs the files are made of (index.ts exports them). */
 export interface StackOutputs {
+  backend?: BackendHandoff;
   DATABASE_URL?: string;
   DATABASE_MAX_CONNECTIONS?: number | string;
   MONGODB_URL?: string;
@@ -19,54 +26,14 @@ export interface StackOutputs {
   [other: string]: unknown;
 }
 
-const REQUIRED = ["DATABASE_URL", "DATABASE_MAX_CONNECTIONS", "MONGODB_URL", "REDIS_URL"] as const;
-
-/** A dotenv value: bare when it is plainly safe, else double-quoted with `\`, `"` and `$` escaped. */
-export function envValue(v: string): string {
-  return /^[A-Za-z0-9_./:@%?&=+,~-]*$/.test(v) ? v : `"${v.replace(/[\\"$]/g, (c) => `\\${c}`).replace(/\n/g, "\\n")}"`;
-}
-
-/** `url` with a query parameter set (only when the URL uses TLS: `test` decides). */
-function withParam(url: string, key: string, value: string, usesTls: (u: URL) => boolean): string {
-  const u = new URL(url);
-  if (!usesTls(u)) return url;
-  u.searchParams.set(key, value);
-  return u.toString();
-}
-
-/**
- * The .env text for the outputs. `caFile` is where the CA will be written (when the outputs hold
- * one): DATABASE_URL gets `sslrootcert`, MONGODB_URL `tlsCAFile`, and the path is also given as
- * NEXUS_DB_CA_FILE (Redis clients take the CA as an option, not in the URL) and PGSSLROOTCERT.
- * Throws naming every missing output.
- */
-export function formatEnvFile(outputs: StackOutputs, opts: { stack: string; caFile?: string }): string {
-  const missing = REQUIRED.filter((k) => outputs[k] === undefined || outputs[k] === null || outputs[k] === "");
+/** The handoff in the outputs; throws naming what is missing (an older stack, or no `up` yet). */
+export function handoffFromOutputs(outputs: StackOutputs, stack: string): BackendHandoff {
+  const b = outputs.backend;
+  const missing = !b ? ["backend"] : (["postgres", "mongo", "redis", "tls", "jwt"] as const).filter((k) => !b[k]).map((k) => `backend.${k}`);
   if (missing.length > 0) {
-    throw new Error(`stack "${opts.stack}" has no output ${missing.join(", ")}: run \`pulumi up --stack ${opts.stack}\` first`);
+    throw new Error(`stack "${stack}" has no output ${missing.join(", ")}: run \`npm run up -- ${stack}\` (or \`pulumi up --stack ${stack}\`) first`);
   }
-  const ca = outputs.caCertPem && opts.caFile ? opts.caFile : undefined;
-  let databaseUrl = String(outputs.DATABASE_URL);
-  let mongoUrl = String(outputs.MONGODB_URL);
-  if (ca) {
-    databaseUrl = withParam(databaseUrl, "sslrootcert", ca, (u) => (u.searchParams.get("sslmode") ?? "disable") !== "disable");
-    mongoUrl = withParam(mongoUrl, "tlsCAFile", ca, (u) => u.searchParams.get("tls") === "true" || u.searchParams.get("ssl") === "true");
-  }
-  const lines = [
-    `# Written by \`npm run env\` from the outputs of the stack "${opts.stack}". It holds passwords: do not commit it.`,
-    "",
-    "# PostgreSQL",
-    `DATABASE_URL=${envValue(databaseUrl)}`,
-    `DATABASE_MAX_CONNECTIONS=${envValue(String(outputs.DATABASE_MAX_CONNECTIONS))}`,
-    "",
-    "# MongoDB",
-    `MONGODB_URL=${envValue(mongoUrl)}`,
-    "",
-    "# Redis",
-    `REDIS_URL=${envValue(String(outputs.REDIS_URL))}`,
-  ];
-  if (ca) lines.push("", "# The CA the stores' certificates are signed with", `NEXUS_DB_CA_FILE=${envValue(ca)}`, `PGSSLROOTCERT=${envValue(ca)}`);
-  return lines.join("\n") + "\n";
+  return b!;
 }
 
 /** Writes `file` readable by its owner only, replacing it in one step. */
@@ -77,15 +44,28 @@ function writePrivate(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-/** Writes the .env (0600) and, with a CA in the outputs, the CA file next to it; removes a stale CA file. */
-export function writeEnvFiles(outputs: StackOutputs, opts: { stack: string; envFile: string }): { envFile: string; caFile?: string } {
+export interface WrittenFiles {
+  envFile: string;
+  tomlFile: string;
+  caFile?: string;
+}
+
+/** Writes .env and config.toml (0600) and, with a CA, the CA file next to .env; removes a stale CA file. */
+export function writeBackendFiles(outputs: StackOutputs, opts: { stack: string; envFile: string; tomlFile: string }): WrittenFiles {
   const envFile = resolve(opts.envFile);
+  const tomlFile = resolve(opts.tomlFile);
   const caFile = `${envFile}.ca.pem`;
-  const text = formatEnvFile(outputs, { stack: opts.stack, caFile });
-  if (outputs.caCertPem) writePrivate(caFile, String(outputs.caCertPem));
+  const raw = handoffFromOutputs(outputs, opts.stack);
+  const h = withCaFile(raw, caFile);
+  const header = (what: string) => [`${what} written by \`npm run env\` from the outputs of the stack "${opts.stack}". It holds passwords: do not commit it.`];
+  // Render both before writing either: a value no .env can hold leaves the old files in place.
+  const envText = renderEnvFile(h, header("The backend's environment,"));
+  const tomlText = renderConfigToml(h, header("The backend's configuration,"));
+  if (raw.tls.caCertPem) writePrivate(caFile, raw.tls.caCertPem);
   else if (existsSync(caFile)) rmSync(caFile);
-  writePrivate(envFile, text);
-  return { envFile, caFile: outputs.caCertPem ? caFile : undefined };
+  writePrivate(envFile, envText);
+  writePrivate(tomlFile, tomlText);
+  return { envFile, tomlFile, ...(raw.tls.caCertPem ? { caFile } : {}) };
 }
 
 /** The stack's outputs from the pulumi CLI, with the project's Pulumi environment (scripts/env.sh). */
@@ -100,14 +80,27 @@ export function readStackOutputs(stack: string, projectDir: string): StackOutput
   }
 }
 
+/** The committed examples: each file's current text and what the description renders. */
+export function exampleFileStates(root = ROOT): { file: string; current: string | undefined; wanted: string }[] {
+  return exampleFiles().map(({ file, text }) => {
+    const p = resolve(root, file);
+    return { file, current: existsSync(p) ? readFileSync(p, "utf8") : undefined, wanted: text };
+  });
+}
+
 export interface EnvArgs {
   stack: string;
   out: string;
+  toml: string;
   fromJson?: string;
+  examples?: boolean;
+  check?: boolean;
 }
 
+const USAGE = "usage: npm run env -- [stack] [--out .env] [--toml config.toml] [--from-json outputs.json] | --examples [--check]";
+
 export function parseArgs(argv: string[]): EnvArgs {
-  const a: EnvArgs = { stack: "local", out: ".env" };
+  const a: EnvArgs = { stack: "local", out: ".env", toml: "config.toml" };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = () => {
@@ -117,23 +110,35 @@ export function parseArgs(argv: string[]): EnvArgs {
     };
     if (arg === "--stack" || arg === "-s") a.stack = next();
     else if (arg === "--out" || arg === "-o") a.out = next();
+    else if (arg === "--toml") a.toml = next();
     else if (arg === "--from-json") a.fromJson = next();
+    else if (arg === "--examples") a.examples = true;
+    else if (arg === "--check") a.check = true;
     else if (!arg.startsWith("-")) a.stack = arg;
-    else throw new Error(`unknown option ${arg} (usage: npm run env -- [stack] [--out .env] [--from-json outputs.json])`);
+    else throw new Error(`unknown option ${arg} (${USAGE})`);
   }
   return a;
 }
 
 export function main(argv: string[], projectDir: string): string {
   const args = parseArgs(argv);
+  if (args.examples) {
+    const stale = exampleFileStates(projectDir).filter((f) => f.current !== f.wanted);
+    if (args.check) {
+      if (stale.length > 0) throw new Error(`${stale.map((f) => f.file).join(" and ")} out of date: run \`npx tsx scripts/env-file.ts --examples\` and commit`);
+      return "examples up to date";
+    }
+    for (const f of stale) writeFileSync(resolve(projectDir, f.file), f.wanted);
+    return stale.length ? `wrote ${stale.map((f) => f.file).join(", ")}` : "examples already up to date";
+  }
   const outputs = args.fromJson ? (JSON.parse(readFileSync(args.fromJson, "utf8")) as StackOutputs) : readStackOutputs(args.stack, projectDir);
-  const written = writeEnvFiles(outputs, { stack: args.stack, envFile: resolve(projectDir, args.out) });
-  return `wrote ${written.envFile}${written.caFile ? ` and ${written.caFile}` : ""} from stack "${args.stack}"`;
+  const w = writeBackendFiles(outputs, { stack: args.stack, envFile: resolve(projectDir, args.out), tomlFile: resolve(projectDir, args.toml) });
+  return `wrote ${w.envFile}, ${w.tomlFile}${w.caFile ? ` and ${w.caFile}` : ""} from stack "${args.stack}"`;
 }
 
 if (require.main === module) {
   try {
-    console.log(main(process.argv.slice(2), resolve(__dirname, "..")));
+    console.log(main(process.argv.slice(2), ROOT));
   } catch (e) {
     console.error(`npm run env: ${(e as Error).message}`);
     process.exit(1);

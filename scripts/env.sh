@@ -5,6 +5,13 @@ NEXUS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export NEXUS_ROOT
 export NEXUS_CACHE="${NEXUS_CACHE:-$HOME/.cache/nexus-db}"
 
+# Node.js: the project supports the LTS lines 22 and 24 (package.json engines). On a machine whose
+# node is older, Node 24 from the npm registry goes first on PATH (scripts/node24.sh, cached), for
+# the scripts, the tests and the programs Pulumi runs. NEXUS_NODE_AS_IS=1 keeps the machine's node.
+if [ "${NEXUS_NODE_AS_IS:-}" != 1 ] && [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 22 ]; then
+  . "$NEXUS_ROOT/scripts/node24.sh"
+fi
+
 # Versions that must match the npm packages in package-lock.json.
 PULUMI_VERSION="$(node -p "require('$NEXUS_ROOT/node_modules/@pulumi/pulumi/package.json').version" 2>/dev/null || echo 3.248.0)"
 export PULUMI_VERSION
@@ -31,3 +38,16 @@ export NEXUS_PG_PORT="${NEXUS_PG_PORT:-55432}"
 export NEXUS_REDIS_PORT="${NEXUS_REDIS_PORT:-56379}"
 export NEXUS_MONGO_PORT="${NEXUS_MONGO_PORT:-57017}"
 export NEXUS_MONGO_TLS_PORT="${NEXUS_MONGO_TLS_PORT:-57018}"
+
+# The enforcing Mongo-compatible server: DocumentDB (PostgreSQL extension) + FerretDB v2 in front,
+# built by scripts/build-documentdb.sh and run by scripts/services.sh. Its private PostgreSQL tree
+# must be readable by the postgres user, which cannot enter root's home.
+export FERRETDB2_VERSION="v2.7.0"
+if [ "$(id -u)" = 0 ]; then export NEXUS_DOCUMENTDB_HOME="${NEXUS_DOCUMENTDB_HOME:-/var/lib/nexus-db/documentdb}"; else export NEXUS_DOCUMENTDB_HOME="${NEXUS_DOCUMENTDB_HOME:-$NEXUS_CACHE/documentdb}"; fi
+export NEXUS_DOCDB_PG_PORT="${NEXUS_DOCDB_PG_PORT:-55433}"
+export NEXUS_DOCDB_PORT="${NEXUS_DOCDB_PORT:-57027}"
+export NEXUS_DOCDB_READONLY_PORT="${NEXUS_DOCDB_READONLY_PORT:-57028}"
+if [ "$(id -u)" = 0 ]; then export NEXUS_DOCDB_PG_DATA="${NEXUS_DOCDB_PG_DATA:-/var/lib/nexus-db/documentdb-postgres}"; else export NEXUS_DOCDB_PG_DATA="${NEXUS_DOCDB_PG_DATA:-$NEXUS_RUN/documentdb-postgres}"; fi
+
+# The local Redis Cluster (`services.sh cluster`): six nodes on this port and the five after it.
+export NEXUS_REDIS_CLUSTER_PORT="${NEXUS_REDIS_CLUSTER_PORT:-57100}"

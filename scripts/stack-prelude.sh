@@ -7,6 +7,8 @@ STACK="${1:-local}"
 ARGS=("${@:2}")
 
 bash scripts/bootstrap.sh
+# A protected stack never gets the public dev passphrase (or an empty one): refused before it exists.
+node --require tsx/cjs scripts/stack-guard.ts "$STACK"
 [ "$STACK" = local ] && bash scripts/services.sh
 mkdir -p .pulumi-state
 pulumi stack select --create "$STACK" --non-interactive >/dev/null

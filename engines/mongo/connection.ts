@@ -1,6 +1,7 @@
 // Opening a client for the reconciler: URL plus the stack's TLS settings.
 import { MongoClient, type MongoClientOptions } from "mongodb";
 import type { MongoSettings } from "./settings";
+import { redactUrl } from "../shared/redact";
 
 /** The stack's TLS settings, plus a CA given as PEM text (a stack's generated CA has no file). */
 export type MongoTlsSettings = MongoSettings["tls"] & { caPem?: string };
@@ -36,7 +37,4 @@ export async function connectMongo(url: string, tls?: Partial<MongoTlsSettings>,
   }
 }
 
-/** The URL with any password replaced, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(mongodb(?:\+srv)?:\/\/[^:/@]+):[^@/]*@/, "$1:***@");
-}
+export { redactUrl };

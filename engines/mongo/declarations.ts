@@ -43,7 +43,7 @@ export const BSON_TYPES = [
 export type BsonType = (typeof BSON_TYPES)[number];
 
 /** JSON Schema keywords MongoDB's `$jsonSchema` accepts; anything else makes `create` fail. */
-const SCHEMA_KEYWORDS = new Set([
+export const SCHEMA_KEYWORDS: ReadonlySet<string> = new Set([
   "bsonType", "type", "description", "title", "enum", "required", "properties", "patternProperties",
   "additionalProperties", "items", "additionalItems", "minimum", "maximum", "exclusiveMinimum",
   "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "pattern", "minItems", "maxItems",

@@ -6,11 +6,12 @@ import { applyPlan, assertApplicable, MongoApplyError, type ApplyOptions, type A
 import { probeCapabilities, type Capabilities } from "./capabilities";
 import { validateDeclarations, type CollectionDeclaration } from "./declarations";
 import { observe } from "./observe";
-import { planChanges, type Plan } from "./plan";
+import { enforcementLines, planChanges, type Plan } from "./plan";
 import type { DesiredUser } from "./users";
 
 export * from "./apply";
 export * from "./capabilities";
+export * from "./dialect";
 export * from "./declarations";
 export * from "./observe";
 export * from "./plan";
@@ -26,6 +27,8 @@ export interface MongoReconcilerOptions extends ApplyOptions {
   collections: readonly CollectionDeclaration[];
   /** Users to keep; none when omitted. */
   users?: readonly DesiredUser[];
+  /** Declared rules a protected stack accepts the server not enforcing, by the plan's names. Default []. */
+  allowUnenforcedRules?: readonly string[];
   /** Drop collections nexus-db created once no longer declared (dev only). Default false. */
   dropCollectionsOnDelete?: boolean;
   /** Skip the probe and assume these capabilities (tests, planning offline). */
@@ -43,6 +46,8 @@ export interface MongoStatus {
   pending: string[];
   unmanaged: string[];
   unsupported: string[];
+  /** What the server enforces of the declared validators and users, where it differs from the declarations. */
+  enforcement: string[];
 }
 
 export class MongoReconciler {
@@ -109,6 +114,7 @@ export class MongoReconciler {
       pending: [...plan.actions, ...plan.conflicts],
       unmanaged: plan.unmanaged,
       unsupported: plan.unsupported.map((u) => u.text),
+      enforcement: enforcementLines(plan),
     };
   }
 }

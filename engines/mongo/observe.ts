@@ -40,6 +40,28 @@ export interface ObservedState {
   users?: Map<string, ObservedUser>;
 }
 
+function toObservedIndex(i: Document): ObservedIndex {
+  return {
+    name: i.name,
+    key: i.key,
+    unique: i.unique,
+    sparse: i.sparse,
+    partialFilterExpression: i.partialFilterExpression,
+    expireAfterSeconds: i.expireAfterSeconds === undefined ? undefined : Number(i.expireAfterSeconds),
+    weights: i.weights,
+    default_language: i.default_language,
+  };
+}
+
+/** One collection's options and indexes as the server shows them now (undefined when absent). */
+export async function observeCollection(db: Db, name: string): Promise<ObservedCollection | undefined> {
+  const [c] = (await db.listCollections({ name }, { nameOnly: false }).toArray()) as Document[];
+  if (!c) return undefined;
+  const o = (c.options ?? {}) as Document;
+  const listed = c.type === "view" ? [] : ((await db.collection(name).listIndexes().toArray()) as Document[]);
+  return { name, type: c.type ?? "collection", validator: o.validator, validationLevel: o.validationLevel, validationAction: o.validationAction, indexes: listed.map(toObservedIndex) };
+}
+
 export async function observe(db: Db, opts: { users?: readonly DesiredUser[] } = {}): Promise<ObservedState> {
   // Cursors, not first batches: a database can hold more collections than one batch.
   const listed = (await db.listCollections({}, { nameOnly: false }).toArray()) as Document[];
@@ -58,16 +80,7 @@ export async function observe(db: Db, opts: { users?: readonly DesiredUser[] } =
   for (const c of collections.values()) {
     if (c.type !== "collection" || c.name.startsWith("system.")) continue;
     const listedIndexes = (await db.collection(c.name).listIndexes().toArray()) as Document[];
-    c.indexes = listedIndexes.map((i) => ({
-      name: i.name,
-      key: i.key,
-      unique: i.unique,
-      sparse: i.sparse,
-      partialFilterExpression: i.partialFilterExpression,
-      expireAfterSeconds: i.expireAfterSeconds === undefined ? undefined : Number(i.expireAfterSeconds),
-      weights: i.weights,
-      default_language: i.default_language,
-    }));
+    c.indexes = listedIndexes.map(toObservedIndex);
   }
   const managed = new Map<string, ManagedRecord>();
   if (collections.has(MANAGED_RECORD_COLLECTION)) {

@@ -2,6 +2,7 @@
 // it, each carrying the lines a reviewer reads. Pure: no I/O, so every decision is testable offline.
 import type { Document } from "mongodb";
 import type { Capabilities } from "./capabilities";
+import { lowerValidator, type UnenforcedRule } from "./dialect";
 import {
   MANAGED_RECORD_COLLECTION,
   PROBE_COLLECTION_PREFIX,
@@ -12,7 +13,7 @@ import {
 } from "./declarations";
 import type { ManagedRecord, ObservedCollection, ObservedIndex, ObservedState } from "./observe";
 import type { MongoFeature } from "./settings";
-import { rolesText, sameRoles, type DesiredUser } from "./users";
+import { rolesText, sameRoles, type DesiredUser, type RoleRef } from "./users";
 
 export type StepKind =
   | "createCollection"
@@ -32,6 +33,24 @@ export interface PlanStep {
   actions: string[];
   /** The command sent to the platform database. User steps hold a password: never print it. */
   command: Document;
+  /** What the server must show afterwards; apply reads it back (see apply.ts). */
+  expect?: StepExpectation;
+}
+
+/** The state a step leaves, as listCollections and listIndexes must show it. */
+export type StepExpectation =
+  | { validator: Document; validationLevel: string; validationAction: string }
+  | { indexes: IndexDeclaration[] }
+  | { ttl: { index: string; seconds: number } }
+  | { dropped: string[] };
+
+/** Per collection: how its declared validator reaches this server. */
+export interface ValidatorEnforcement {
+  collection: string;
+  /** Keywords rewritten into query operators the server enforces, e.g. "required → $exists (6)". */
+  lowered: string[];
+  /** Declared rules the server cannot enforce. */
+  unenforced: UnenforcedRule[];
 }
 
 export interface UnsupportedFeature {
@@ -49,6 +68,10 @@ export interface Plan {
   actions: string[];
   /** Declared features the server lacks; apply refuses unless the stack allows them missing. */
   unsupported: UnsupportedFeature[];
+  /** Declared rules (validator keywords, user roles) this server will not enforce, by name. */
+  unenforced: UnenforcedRule[];
+  /** Per collection with a validator: enforced as declared, lowered, or partly not enforced. */
+  enforcement: ValidatorEnforcement[];
   /** Things that block apply until someone decides (e.g. an unmanaged index in the way). */
   conflicts: string[];
   /** Indexes and collections nexus-db did not create and leaves alone. */
@@ -71,9 +94,19 @@ export interface PlanInput {
   protected?: boolean;
 }
 
-/** Every line of the plan: actions, then unsupported features, conflicts, unmanaged objects, notes. */
+/** Every line of the plan: actions, unsupported features, enforcement, conflicts, unmanaged objects, notes. */
 export function planLines(plan: Plan): string[] {
-  return [...plan.actions, ...plan.unsupported.map((u) => u.text), ...plan.conflicts, ...plan.unmanaged, ...plan.notes];
+  return [...plan.actions, ...plan.unsupported.map((u) => u.text), ...enforcementLines(plan), ...plan.conflicts, ...plan.unmanaged, ...plan.notes];
+}
+
+/** What the server enforces of each declared validator and user, in words (nothing on a server that takes them as declared). */
+export function enforcementLines(plan: Pick<Plan, "enforcement" | "unenforced">): string[] {
+  const lines: string[] = [];
+  for (const e of plan.enforcement) {
+    if (e.lowered.length > 0) lines.push(`validator ${e.collection}: enforced as $jsonSchema plus query operators (${e.lowered.join(", ")})`);
+  }
+  for (const u of plan.unenforced) lines.push(`not enforced by server: ${u.rule} (${u.why})`);
+  return lines;
 }
 
 /** Whether applying would send anything. */
@@ -89,6 +122,8 @@ export function planChanges(input: PlanInput): Plan {
     steps: [],
     actions: [],
     unsupported: [],
+    unenforced: [],
+    enforcement: [],
     conflicts: [],
     unmanaged: [],
     notes: [],
@@ -149,15 +184,28 @@ function planCollection(
 
   if (decl.validator && !caps.has.validators) unsupported("validators", `validator on ${c}`);
   const withValidator = !!decl.validator && caps.has.validators;
+  // The validator in this server's dialect (the declaration itself on MongoDB).
+  const lowered = withValidator ? lowerValidator(c, decl.validator!, caps.validation) : undefined;
+  if (lowered && (lowered.lowered.length > 0 || lowered.unenforced.length > 0)) {
+    plan.enforcement.push({ collection: c, lowered: lowered.lowered, unenforced: lowered.unenforced });
+    plan.unenforced.push(...lowered.unenforced);
+  }
+  const want = lowered?.validator ?? {};
+  const validation = { validator: want, validationLevel: level, validationAction: action };
 
   if (!live) {
     const cmd: Document = { create: c };
-    if (withValidator) Object.assign(cmd, { validator: decl.validator, validationLevel: level, validationAction: action });
-    const what = withValidator ? `validator ${level}/${action}` : decl.validator ? "no validator: server lacks validators" : "no validator";
-    step({ kind: "createCollection", collection: c, actions: [`create collection ${c} (${what})`], command: cmd });
+    const onCreate = withValidator && caps.validation.onCreate;
+    if (onCreate) Object.assign(cmd, validation);
+    const what = withValidator
+      ? `validator ${level}/${action}${onCreate ? "" : ", set with collMod after create: the server drops a validator given to create"}`
+      : decl.validator
+        ? "no validator: server lacks validators"
+        : "no validator";
+    step({ kind: "createCollection", collection: c, actions: [`create collection ${c} (${what})`], command: cmd, ...(onCreate ? { expect: validation } : {}) });
+    if (withValidator && !onCreate) step({ kind: "updateValidation", collection: c, actions: [], command: { collMod: c, ...validation }, expect: validation });
   } else if (caps.has.validators) {
     const lines: string[] = [];
-    const want = decl.validator ?? {};
     if (canonical(live.validator ?? {}) !== canonical(want)) {
       lines.push(
         decl.validator
@@ -174,7 +222,7 @@ function planCollection(
       else {
         const cmd: Document = { collMod: c, validator: want };
         if (withValidator) Object.assign(cmd, { validationLevel: level, validationAction: action });
-        step({ kind: "updateValidation", collection: c, actions: lines, command: cmd });
+        step({ kind: "updateValidation", collection: c, actions: lines, command: cmd, ...(withValidator ? { expect: validation } : {}) });
       }
     }
   }
@@ -203,6 +251,7 @@ function planCollection(
   const dropLines: string[] = [];
   const ttlSteps: PlanStep[] = [];
   const toCreate: Document[] = [];
+  const createdDecls: IndexDeclaration[] = [];
   const createLines: string[] = [];
 
   for (const ix of effective) {
@@ -217,6 +266,7 @@ function planCollection(
           collection: c,
           actions: [`TTL ${n}: ${d.ttl.from}s → ${d.ttl.to}s, in place`],
           command: { collMod: c, index: { name, expireAfterSeconds: d.ttl.to } },
+          expect: { ttl: { index: name, seconds: d.ttl.to } },
         });
         continue;
       }
@@ -225,6 +275,7 @@ function planCollection(
       toDrop.push(name);
       dropLines.push(`rebuild index ${n}: ${d.rebuild.join("; ")}`);
       toCreate.push(indexSpec(ix));
+      createdDecls.push(ix);
       continue;
     }
     // A second index on the same keys is refused by the server; someone must decide which stays.
@@ -239,6 +290,7 @@ function planCollection(
       continue;
     }
     toCreate.push(indexSpec(ix));
+    createdDecls.push(ix);
     createLines.push(`create index ${n}${describeIndex(ix)}${withoutTtl.has(name) ? " without TTL (unsupported by server)" : ""}`);
   }
 
@@ -265,9 +317,15 @@ function planCollection(
       command: recordUpsert({ _id: c, indexes: union, created }),
     });
   }
-  if (toDrop.length > 0) step({ kind: "dropIndexes", collection: c, actions: dropLines, command: { dropIndexes: c, index: toDrop } });
+  if (toDrop.length > 0) {
+    // A rebuilt index is dropped and created again under its name: only the others must be gone.
+    const gone = toDrop.filter((n) => !createdDecls.some((ix) => indexName(ix) === n));
+    step({ kind: "dropIndexes", collection: c, actions: dropLines, command: { dropIndexes: c, index: toDrop }, expect: { dropped: gone } });
+  }
   for (const s of ttlSteps) step(s);
-  if (toCreate.length > 0) step({ kind: "createIndexes", collection: c, actions: createLines, command: { createIndexes: c, indexes: toCreate } });
+  if (toCreate.length > 0) {
+    step({ kind: "createIndexes", collection: c, actions: createLines, command: { createIndexes: c, indexes: toCreate }, expect: { indexes: createdDecls } });
+  }
   if (!sameList(union, finalIndexes)) {
     const gone = union.filter((n) => !finalIndexes.includes(n) && !liveIndexes.has(n));
     step({
@@ -292,13 +350,36 @@ function planUsers(
     for (const u of users) unsupported("users", `user ${u.name} (${rolesText(u.roles)})`);
     return;
   }
+  const dialect = input.capabilities.userRoles;
   const live = input.observed.users ?? new Map();
-  for (const u of users) {
+  for (const declared of users) {
+    // On a server with cluster-wide roles only, the nearest roles that still allow what is declared;
+    // on one that keeps no roles, the declared ones are sent and what it stores is what to expect.
+    const roles = dialect.roles === "cluster" ? clusterRoles(declared.roles) : declared.roles;
+    const expected = dialect.roles === "ignored" ? (dialect.storedAs ?? []) : roles;
+    const u = { ...declared, roles };
+    const mapped =
+      dialect.roles === "cluster"
+        ? ` → ${rolesText(roles)}: the server has cluster-wide roles only`
+        : dialect.roles === "ignored"
+          ? `; the server keeps no roles: stored as ${rolesText(expected)}`
+          : "";
+    const readOnly = declared.roles.every((r) => r.role === "read");
+    const rule = `users.${u.name}.roles`;
+    if (dialect.roles === "ignored") {
+      plan.unenforced.push({ rule, why: `${rolesText(declared.roles)} is stored as ${rolesText(expected)}: this server keeps no roles (${dialect.why ?? ""})` });
+    } else if (dialect.roles === "cluster" && !readOnly) {
+      plan.unenforced.push({ rule, why: `${rolesText(declared.roles)} becomes ${rolesText(roles)} (every database)` });
+    } else if (dialect.enforced === false && readOnly) {
+      plan.unenforced.push({ rule, why: `read only is not enforced through this endpoint: ${dialect.why ?? "a read-only user could write"}` });
+    } else if (dialect.roles === "cluster" && readOnly) {
+      plan.unenforced.push({ rule, why: `${rolesText(declared.roles)} becomes readAnyDatabase: it can read every database` });
+    }
     const have = live.get(u.name);
     if (!have) {
       step({
         kind: "createUser",
-        actions: [`create user ${u.name} (${rolesText(u.roles)}, SCRAM-SHA-256)`],
+        actions: [`create user ${u.name} (${rolesText(declared.roles)}${mapped}, SCRAM-SHA-256)`],
         command: { createUser: u.name, pwd: u.password, roles: u.roles, mechanisms: ["SCRAM-SHA-256"] },
       });
       continue;
@@ -307,14 +388,25 @@ function planUsers(
     const cmd: Document = { updateUser: u.name };
     if (have.passwordMatches !== true) {
       why.push(have.passwordMatches === false ? "password changed" : "password cannot be verified (credentials not visible), set again");
-      Object.assign(cmd, { pwd: u.password, mechanisms: ["SCRAM-SHA-256"] });
+      // DocumentDB refuses `mechanisms` in updateUser (SCRAM-SHA-256 is all it has).
+      Object.assign(cmd, { pwd: u.password, ...(dialect.roles === "database" ? { mechanisms: ["SCRAM-SHA-256"] } : {}) });
     }
-    if (!sameRoles(have.roles, u.roles)) {
+    if (!sameRoles(have.roles, expected)) {
       why.push(`roles ${rolesText(have.roles)} → ${rolesText(u.roles)}`);
       cmd.roles = u.roles;
     }
     if (why.length > 0) step({ kind: "updateUser", actions: [`update user ${u.name}: ${why.join("; ")}`], command: cmd });
   }
+}
+
+/** DocumentDB's roles for declared per-database roles: read → readAnyDatabase; anything more → clusterAdmin + readWriteAnyDatabase. */
+export function clusterRoles(roles: readonly RoleRef[]): RoleRef[] {
+  return roles.every((r) => r.role === "read")
+    ? [{ role: "readAnyDatabase", db: "admin" }]
+    : [
+        { role: "clusterAdmin", db: "admin" },
+        { role: "readWriteAnyDatabase", db: "admin" },
+      ];
 }
 
 /** The createIndexes entry for a declaration. */

@@ -2,7 +2,7 @@
 // the desired password locally (RFC 5802/7677 key derivation), so an unchanged password sends no
 // write and a changed one sends one `updateUser`.
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
-import type { Db, Document } from "mongodb";
+import { MongoClient, type Db, type Document, type MongoClientOptions } from "mongodb";
 
 export interface RoleRef {
   role: string;
@@ -77,13 +77,34 @@ export function passwordMatchesCredentials(user: string, password: string, crede
   return undefined;
 }
 
-/** The desired users as they stand on the server (absent ones are left out). */
+/**
+ * `usersInfo` for these users of the platform database. DocumentDB takes one user per command and
+ * keeps every user in `admin`; it is asked that way when it refuses the list.
+ */
+export async function usersInfo(db: Db, names: readonly string[], showCredentials: boolean): Promise<Document> {
+  const extra = showCredentials ? { showCredentials: true } : {};
+  try {
+    return await db.command({ usersInfo: names.map((user) => ({ user, db: db.databaseName })), ...extra });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 2 || /showCredentials/.test((err as Error).message)) throw err;
+    const users: Document[] = [];
+    for (const user of names) users.push(...(((await db.command({ usersInfo: { user, db: "admin" }, ...extra })).users ?? []) as Document[]));
+    return { users, ok: 1 };
+  }
+}
+
+/**
+ * The desired users as they stand on the server (absent ones are left out). A server that does not
+ * show credentials (DocumentDB) is asked by logging in with the desired password instead.
+ */
 export async function observeUsers(db: Db, desired: readonly DesiredUser[]): Promise<Map<string, ObservedUser>> {
   const out = new Map<string, ObservedUser>();
   if (desired.length === 0) return out;
-  const r = await db.command({
-    usersInfo: desired.map((u) => ({ user: u.name, db: db.databaseName })),
-    showCredentials: true,
+  let credentialsShown = true;
+  const r = await usersInfo(db, desired.map((u) => u.name), true).catch(async (err: { code?: number }) => {
+    if (err.code !== 2) throw err; // BadValue: "Unsupported field specified: 'showCredentials'"
+    credentialsShown = false;
+    return usersInfo(db, desired.map((u) => u.name), false);
   });
   for (const u of (r.users ?? []) as Document[]) {
     const want = desired.find((d) => d.name === u.user);
@@ -91,7 +112,7 @@ export async function observeUsers(db: Db, desired: readonly DesiredUser[]): Pro
     out.set(u.user, {
       name: u.user,
       roles: ((u.roles ?? []) as RoleRef[]).map((x) => ({ role: x.role, db: x.db })),
-      passwordMatches: passwordMatchesCredentials(u.user, want.password, u.credentials),
+      passwordMatches: credentialsShown ? passwordMatchesCredentials(u.user, want.password, u.credentials) : await canLogIn(db, u.user, want.password),
     });
   }
   return out;
@@ -104,4 +125,40 @@ export function rolesText(roles: readonly RoleRef[]): string {
 export function sameRoles(a: readonly RoleRef[], b: readonly RoleRef[]): boolean {
   const k = (r: readonly RoleRef[]) => r.map((x) => `${x.role}@${x.db}`).sort().join(",");
   return k(a) === k(b);
+}
+
+/** Options for a second client to the same server as `db`'s, logged in as `user`. */
+export function loginOptions(db: Db, user: string, password: string): { url: string; options: MongoClientOptions } {
+  const o = db.client.options;
+  return {
+    url: `mongodb://${o.hosts.map((h) => h.toString()).join(",")}/`,
+    options: {
+      auth: { username: user, password },
+      authSource: db.databaseName,
+      authMechanism: "SCRAM-SHA-256",
+      directConnection: o.directConnection,
+      serverSelectionTimeoutMS: 5000,
+      tls: o.tls,
+      tlsAllowInvalidHostnames: o.tlsAllowInvalidHostnames,
+      tlsAllowInvalidCertificates: o.tlsAllowInvalidCertificates,
+      ...(o.ca ? { ca: o.ca } : {}),
+      ...(o.cert ? { cert: o.cert } : {}),
+      ...(o.key ? { key: o.key } : {}),
+    },
+  };
+}
+
+/** Whether `user` logs in with `password` (false on an authentication failure, undefined when the server cannot be reached). */
+export async function canLogIn(db: Db, user: string, password: string): Promise<boolean | undefined> {
+  const { url, options } = loginOptions(db, user, password);
+  const client = new MongoClient(url, options);
+  try {
+    await client.connect();
+    await client.db(db.databaseName).command({ ping: 1 });
+    return true;
+  } catch (err) {
+    return (err as { code?: number }).code === 18 || /auth/i.test((err as Error).message) ? false : undefined;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }

@@ -11,6 +11,7 @@ import { planMigrations, type HistoryRow, type MigrationPlan } from "./plan";
 import { parseMigrationSettings, type MigrationSettings, type MigrationSettingsInput } from "./settings";
 import type { Migration, MigrationRef, MigrationSource } from "./source";
 import { excerpt, lineAtOffset, lineAtPgPosition, offsetOfCodePoint, splitStatements, SqlSyntaxError, type SqlStatement } from "./sql-text";
+import { redactUrl } from "../shared/redact";
 
 /** A connection string, or `pg` client settings (the provider passes host/user/password separately). */
 export type ConnectionInput = string | ClientConfig;
@@ -63,16 +64,7 @@ export function assertMigrated(result: MigrateResult): MigrateResult {
   return result;
 }
 
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "(connection string)";
-  }
-}
+export { redactUrl };
 
 function describeConnection(c: ConnectionInput): string {
   if (typeof c === "string") return redactUrl(c);
@@ -95,6 +87,31 @@ export async function connect(connection: ConnectionInput, purpose: string): Pro
     throw new MigrationError("connection", `cannot connect to ${describeConnection(connection)}: ${(err as Error).message}`, { cause: err });
   }
   return client;
+}
+
+/** Errors of a server that is not accepting connections yet (starting, in recovery, its port not listening). */
+function isStarting(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === "57P03" || e?.code === "ECONNREFUSED" || e?.code === "ECONNRESET" || /Connection terminated unexpectedly|the database system is (starting up|in recovery mode)/.test(e?.message ?? "");
+}
+
+/**
+ * Waits, up to `ms`, while the server is starting (a container `up` has just started again after
+ * it was stopped or killed: crash recovery first). Other errors, and the last one after `ms`, are
+ * left to the connection that follows.
+ */
+export async function waitUntilAccepting(connection: ConnectionInput, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const c = await connect(connection, "wait for the server");
+      await c.end();
+      return;
+    } catch (err) {
+      if (!isStarting((err as { cause?: unknown }).cause ?? err) || Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 function toMigrationError(err: unknown, kind: MigrationError["kind"] = "connection"): MigrationError {

@@ -3,14 +3,12 @@
 // live history and the recorded state, create/update = migrate, delete = drop only if told to.
 import * as path from "node:path";
 import type { ClientConfig } from "pg";
+import { isLoopback } from "../shared/net";
 import { MigrationError } from "./errors";
-import { migrate, planAgainstDatabase, readDatabase, revertAll, type ConnectionInput } from "./migrator";
+import { migrate, planAgainstDatabase, readDatabase, revertAll, waitUntilAccepting, type ConnectionInput } from "./migrator";
 import { driftBetween, planMigrations, type Drift, type MigrationPlan } from "./plan";
 import { migrationSettingsSchema, parseMigrationSettings, type MigrationSettings } from "./settings";
 import { DirectoryMigrationSource, type Migration, type MigrationRef, type MigrationSource } from "./source";
-
-/** Pulumi's placeholder for a value not known during preview. */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** Where the database is: a URL, or separate fields (how the stack's role passwords arrive). */
 export type SchemaConnection =
@@ -60,18 +58,17 @@ export interface SchemaCheckFailure {
   reason: string;
 }
 
-/** True when `value` holds a value unknown during preview anywhere inside it. */
-export function containsUnknown(value: unknown): boolean {
-  if (value === UNKNOWN) return true;
-  if (Array.isArray(value)) return value.some(containsUnknown);
-  if (value && typeof value === "object") return Object.values(value).some(containsUnknown);
-  return false;
-}
+/**
+ * Whether a value is not known yet (during a preview, an input that depends on a resource not
+ * created yet). The caller knows how its runtime marks such values; the engine only asks.
+ */
+export type IsPending = (value: unknown) => boolean;
+const nothingPending: IsPending = () => false;
 
 /** `pg` client settings for a connection. */
 export function clientConfig(c: SchemaConnection): ConnectionInput {
   if (typeof c === "string") return c;
-  const loopback = ["127.0.0.1", "localhost", "::1"].includes(c.host);
+  const loopback = isLoopback(c.host);
   const mode = c.sslMode ?? (loopback ? "disable" : "verify-full");
   const config: ClientConfig = { host: c.host, port: c.port ?? 5432, database: c.database, user: c.user, password: c.password };
   if (mode === "require") config.ssl = { rejectUnauthorized: false };
@@ -92,7 +89,7 @@ export function schemaId(c: SchemaConnection, settings: MigrationSettings): stri
 const REF = /^sha256:[0-9a-f]{64}$/;
 
 /** `check`: fills the settings' defaults and lists every invalid input by its property path. */
-export function checkSchemaInputs(news: Record<string, unknown>): { inputs: Record<string, unknown>; failures: SchemaCheckFailure[] } {
+export function checkSchemaInputs(news: Record<string, unknown>, containsUnknown: IsPending = nothingPending): { inputs: Record<string, unknown>; failures: SchemaCheckFailure[] } {
   const failures: SchemaCheckFailure[] = [];
   const inputs: Record<string, unknown> = { ...news };
   if (news.connection === undefined || news.connection === null || news.connection === "") failures.push({ property: "connection", reason: "a connection (URL or host/database/user) is required" });
@@ -123,8 +120,11 @@ export function checkSchemaInputs(news: Record<string, unknown>): { inputs: Reco
 /**
  * The files behind the input list, read from the project. A file that differs from the list
  * changed between the program's run and the provider's: refuse rather than apply something else.
+ * A file the list does not name is refused too (`create`/`update`: it appeared while Pulumi ran),
+ * or, with `unlisted: "ignore"`, left out: `diff` plans the list it is given, and a refresh diffs
+ * the inputs of the last update — which never name a migration added since.
  */
-export function schemaSource(root: string, inputs: Pick<SchemaInputs, "migrations" | "migrationsDir">): MigrationSource {
+export function schemaSource(root: string, inputs: Pick<SchemaInputs, "migrations" | "migrationsDir">, unlisted: "refuse" | "ignore" = "refuse"): MigrationSource {
   const dir = new DirectoryMigrationSource(path.resolve(root, inputs.migrationsDir));
   return {
     location: dir.location,
@@ -138,9 +138,9 @@ export function schemaSource(root: string, inputs: Pick<SchemaInputs, "migration
         else if (m.name !== ref.name || m.checksum !== ref.checksum) problems.push(`${m.file} changed while Pulumi ran (the program read ${ref.name} ${ref.checksum}, the file is now ${m.checksum}); run again`);
       }
       const listed = new Set(inputs.migrations.map((m) => m.version));
-      for (const m of files) if (!listed.has(m.version)) problems.push(`${m.file} appeared while Pulumi ran; run again`);
+      if (unlisted === "refuse") for (const m of files) if (!listed.has(m.version)) problems.push(`${m.file} appeared while Pulumi ran; run again`);
       if (problems.length > 0) throw new MigrationError("source", problems.join("\n"), { problems });
-      return files;
+      return files.filter((m) => listed.has(m.version));
     },
   };
 }
@@ -151,7 +151,7 @@ export function schemaSource(root: string, inputs: Pick<SchemaInputs, "migration
  * table against the migrations the previous update recorded (its list, up to its target).
  * Empty when there was no previous update or the database cannot be read.
  */
-export async function previewDrift(olds: Partial<SchemaInputs> | undefined, news: SchemaInputs): Promise<string[]> {
+export async function previewDrift(olds: Partial<SchemaInputs> | undefined, news: SchemaInputs, containsUnknown: IsPending = nothingPending): Promise<string[]> {
   if (!olds?.migrations || containsUnknown(news.connection) || containsUnknown(olds.migrations)) return [];
   const previous = parseMigrationSettings(olds.settings ?? {});
   const recorded = olds.migrations.filter((m) => previous.targetVersion === undefined || m.version <= previous.targetVersion);
@@ -176,9 +176,9 @@ export interface SchemaDiff {
  * outputs. A refused plan (changed checksum, blocked lint, missing file…) throws the engine's
  * message, which fails the preview. Never a replace.
  */
-export async function diffSchema(root: string, olds: Partial<SchemaOutputs>, news: SchemaInputs): Promise<SchemaDiff> {
+export async function diffSchema(root: string, olds: Partial<SchemaOutputs>, news: SchemaInputs, containsUnknown: IsPending = nothingPending): Promise<SchemaDiff> {
   const settings = parseMigrationSettings(news.settings);
-  const source = schemaSource(root, news);
+  const source = schemaSource(root, news, "ignore");
   const recorded = olds.applied ?? [];
   let plan: MigrationPlan;
   let notConsulted: string | undefined;
@@ -206,12 +206,17 @@ function canonical(v: unknown): string {
   );
 }
 
+/** How long `create`/`update` wait for a server that is still starting before they migrate. */
+export const SERVER_START_WAIT_MS = 60_000;
+
 /**
  * `create` and `update`: migrate, and return the outputs. Throws the engine's error on failure.
  * `recorded` (update only: the old outputs' applied list) is compared with the live history first.
  */
 export async function applySchema(root: string, news: SchemaInputs, recorded?: MigrationRef[]): Promise<{ id: string; outs: SchemaOutputs }> {
   const settings = parseMigrationSettings(news.settings);
+  // A container this `up` has just started again (found stopped by a refresh) may still be recovering.
+  await waitUntilAccepting(clientConfig(news.connection), SERVER_START_WAIT_MS);
   let driftAtLastUpdate: string[] = [];
   if (recorded) {
     const before = await readDatabase(clientConfig(news.connection), settings);

@@ -4,9 +4,9 @@
 // user groups are); the report says what was applied and what was not, and why — it never throws
 // for a refusal.
 import type Redis from "ioredis";
-import { aclPasswordHash, aclRules, type AclPasswords } from "./render";
+import { highestDatabaseIndex } from "./keyspace";
+import { aclPasswordHash, aclRules, type AclPasswords, type RedisDeclarations } from "./render";
 import { ACL_ROLES, type RedisSettings } from "./settings";
-import { HIGHEST_DATABASE_INDEX } from "../../redis/layout";
 
 export interface ApplyReport {
   /** Settings and users now in effect because of this call, e.g. "maxmemory 268435456", "user nexus_app". */
@@ -60,10 +60,18 @@ export interface ApplyOptions {
 
 /**
  * Brings a running server as close to the settings as it allows. `admin` must be logged in as a
- * user that may run CONFIG and ACL (where the server offers them).
+ * user that may run CONFIG and ACL (where the server offers them). The ACL users' key patterns
+ * come from `declarations` (the keyspace and the warmup spec).
  */
-export async function applyRedisSettings(admin: Redis, settings: RedisSettings, passwords: AclPasswords, options: ApplyOptions = {}): Promise<ApplyReport> {
+export async function applyRedisSettings(
+  admin: Redis,
+  settings: RedisSettings,
+  passwords: AclPasswords,
+  declarations: RedisDeclarations,
+  options: ApplyOptions = {},
+): Promise<ApplyReport> {
   const report: ApplyReport = { applied: [], unchanged: [], notApplied: [] };
+  const needed = highestDatabaseIndex(declarations.keyspace) + 1;
 
   for (const key of STARTUP_ONLY) report.notApplied.push({ item: key, reason: "takes effect only at server start (the rendered redis.conf)" });
 
@@ -92,8 +100,8 @@ export async function applyRedisSettings(admin: Redis, settings: RedisSettings, 
     if (!settings.cluster && !configRefused) {
       try {
         const [, databases] = (await admin.config("GET", "databases")) as string[];
-        if (Number(databases) <= HIGHEST_DATABASE_INDEX) {
-          report.notApplied.push({ item: `databases ${settings.databases}`, reason: `the server has ${databases} databases and the layout needs ${HIGHEST_DATABASE_INDEX + 1}: restart it with the rendered redis.conf, or use cluster mode (key prefixes)` });
+        if (Number(databases) < needed) {
+          report.notApplied.push({ item: `databases ${settings.databases}`, reason: `the server has ${databases} databases and the layout needs ${needed}: restart it with the rendered redis.conf, or use cluster mode (key prefixes)` });
         }
       } catch (e) {
         report.notApplied.push({ item: "databases", reason: reasonOf(e) });
@@ -122,7 +130,7 @@ export async function applyRedisSettings(admin: Redis, settings: RedisSettings, 
       }
       const auth = u.enabled ? ["on", "resetpass", aclPasswordHash(passwords[role]!)] : ["off", "resetpass"];
       try {
-        await admin.call("ACL", "SETUSER", u.name, "reset", ...auth, ...aclRules(role, settings));
+        await admin.call("ACL", "SETUSER", u.name, "reset", ...auth, ...aclRules(role, settings, declarations));
         report.applied.push(item);
       } catch (e) {
         report.notApplied.push({ item, reason: reasonOf(e) });

@@ -1,9 +1,15 @@
 // Settings → `redis.conf` text and ACL file text. Pure functions: the Docker component uploads the
 // text, the CLI writes it to files, the tests start a real redis-server with it.
 import { createHash } from "node:crypto";
-import { keyspaceLayout, type KeyspaceLayout } from "../../redis/layout";
-import { WARMUP_SPEC, warmupKeyPatterns, type WarmupSpec } from "../../redis/warmup";
+import { buildKeyspaceLayout, type KeyspaceDeclaration, type KeyspaceLayout } from "./keyspace";
 import { ACL_ROLES, type AclRole, type RedisSettings } from "./settings";
+import { warmupKeyPatterns, type WarmupSpec } from "./warmup-spec";
+
+/** What the renderer is given about the platform: its keyspace and its warmup spec (redis/declarations.ts). */
+export interface RedisDeclarations<N extends string = string> {
+  keyspace: KeyspaceDeclaration<N>;
+  warmup: WarmupSpec<N>;
+}
 
 /** Quotes one redis.conf argument when it needs it (spaces, quotes, empty). */
 function arg(value: string | number): string {
@@ -12,8 +18,8 @@ function arg(value: string | number): string {
 }
 
 /** The keyspace layout the settings select (cluster or not, key prefix). */
-export function layoutFor(settings: RedisSettings): KeyspaceLayout {
-  return keyspaceLayout({ cluster: settings.cluster, keyPrefix: settings.keyPrefix });
+export function layoutFor<N extends string>(settings: RedisSettings, keyspace: KeyspaceDeclaration<N>): KeyspaceLayout<N> {
+  return buildKeyspaceLayout(keyspace, { cluster: settings.cluster, keyPrefix: settings.keyPrefix });
 }
 
 /** `redis.conf` for the settings. */
@@ -79,9 +85,11 @@ export function aclPasswordHash(password: string): string {
  * The ACL rules of one role, without the password and without `on`/`off`: key patterns,
  * channel patterns, commands. Used by the ACL file and by `ACL SETUSER` on existing servers.
  */
-export function aclRules(role: AclRole, settings: RedisSettings, warmup: WarmupSpec = WARMUP_SPEC): string[] {
-  const layout = layoutFor(settings);
+export function aclRules<N extends string>(role: AclRole, settings: RedisSettings, declarations: RedisDeclarations<N>): string[] {
+  const layout = layoutFor(settings, declarations.keyspace);
   const keys = layout.aclKeyPatterns().map((p) => `~${p}`);
+  // Read-only: read access (%R~) to every logical database but the private ones (sessions).
+  const readable = layout.aclKeyPatterns(layout.names.filter((n) => !layout.database(n).private)).map((p) => `%R~${p}`);
   const channels = layout.aclChannelPatterns().map((c) => `&${c}`);
   switch (role) {
     case "admin":
@@ -91,7 +99,7 @@ export function aclRules(role: AclRole, settings: RedisSettings, warmup: WarmupS
       return [...keys, ...channels, "+@all", "-@dangerous", ...settings.acl.appDeniedCommands.map((c) => `-${c}`)];
     case "readonly":
       return [
-        ...keys,
+        ...readable,
         ...channels,
         "+@read",
         "+@connection",
@@ -104,13 +112,23 @@ export function aclRules(role: AclRole, settings: RedisSettings, warmup: WarmupS
       ];
     case "warmup":
       return [
-        ...warmupKeyPatterns(warmup, layout).map((p) => `~${p}`),
+        ...warmupKeyPatterns(declarations.warmup, layout).map((p) => `~${p}`),
         "resetchannels",
-        "+@connection",
+        "+@connection", // with WAIT (replicas caught up before the marker) and ASKING (cluster resharding)
         "-@dangerous",
-        ...["set", "get", "del", "unlink", "exists", "ttl", "pttl", "expire", "pexpire", "type", "scan", "dbsize", "multi", "exec", "discard"].map((c) => `+${c}`),
+        // APPEND: a full warm writes its digest buckets in pieces; SETRANGE: a change-tracked
+        // re-warm rewrites a changed row's digest in its bucket.
+        ...["set", "get", "append", "setrange", "del", "unlink", "exists", "ttl", "pttl", "expire", "pexpire", "type", "scan", "dbsize", "multi", "exec", "discard"].map((c) => `+${c}`),
+        // The lock is renewed and released only by its owner's token: a compare-and-set script.
+        "+eval",
+        "+evalsha",
         // INFO gives the server's run_id, which tells the warmup a restart happened under it.
         "+info",
+        // Slot routing on a cluster: where each slot lives.
+        "+cluster|slots",
+        "+cluster|shards",
+        "+cluster|info",
+        "+cluster|nodes",
       ];
   }
 }
@@ -122,7 +140,7 @@ export type AclPasswords = Partial<Record<AclRole, string>>;
  * The ACL file for the settings. Passwords go in as arguments and are stored only as SHA-256
  * hashes. Every enabled user needs a password; disabled users are written `off` with no password.
  */
-export function renderAclFile(settings: RedisSettings, passwords: AclPasswords, warmup: WarmupSpec = WARMUP_SPEC): string {
+export function renderAclFile<N extends string>(settings: RedisSettings, passwords: AclPasswords, declarations: RedisDeclarations<N>): string {
   const missing = ACL_ROLES.filter((r) => settings.acl.users[r].enabled && !passwords[r]);
   if (missing.length > 0) {
     throw new Error(
@@ -135,7 +153,7 @@ export function renderAclFile(settings: RedisSettings, passwords: AclPasswords, 
   for (const role of ACL_ROLES) {
     const u = settings.acl.users[role];
     const auth = u.enabled ? ["on", aclPasswordHash(passwords[role]!)] : ["off", "resetpass"];
-    lines.push(["user", u.name, ...auth, ...aclRules(role, settings, warmup)].join(" "));
+    lines.push(["user", u.name, ...auth, ...aclRules(role, settings, declarations)].join(" "));
   }
   return lines.join("\n") + "\n";
 }

@@ -3,7 +3,7 @@
 // `redisSettingsSchema(profile)` under `redis`; `parseRedisSettings` is the same for callers that
 // only need this part (the CLI, tests).
 import { z } from "zod";
-import { HIGHEST_DATABASE_INDEX, LOGICAL_DATABASES, LOGICAL_DATABASE_NAMES } from "../../redis/layout";
+import { highestDatabaseIndex, type KeyspaceDeclaration } from "./keyspace";
 
 /** The eviction policies Redis 7 knows. */
 export const MAXMEMORY_POLICIES = [
@@ -47,6 +47,12 @@ export type AclRole = (typeof ACL_ROLES)[number];
 export interface RedisSettingsProfile {
   /** Development containers (default user allowed, on by default). Default false. */
   dev?: boolean;
+  /**
+   * The keyspace the server will hold: `databases` must reach its highest database number.
+   * The stack config and the CLI pass the platform's (redis/layout.ts); without one, that count
+   * is not checked here (applyRedisSettings still reports a server with too few).
+   */
+  keyspace?: KeyspaceDeclaration;
 }
 
 const UNITS: Record<string, number> = {
@@ -98,122 +104,86 @@ const NOTIFY_FLAGS = /^[KEg$lshzxetmdnA]*$/;
 function user(defaultName: string, describe: string) {
   return z
     .object({
-      /** The ACL user name. */
-      name: userName.default(defaultName),
-      /** Whether the user can log in. Default true. */
-      enabled: z.boolean().default(true),
+      name: userName.default(defaultName).meta({ description: "The ACL user name." }),
+      enabled: z.boolean().default(true).meta({ description: "Whether the user can log in. Default true." }),
     })
     .strict()
     .prefault({})
     .describe(describe);
 }
 
-/** The Redis settings schema, with the defaults of the given environment. */
 export function redisSettingsSchema(profile: RedisSettingsProfile = {}) {
   const dev = profile.dev ?? false;
+  const keyspace = profile.keyspace;
+  const highest = keyspace ? highestDatabaseIndex(keyspace) : undefined;
   return z
     .object({
-      /** The platform's key prefix (config.toml `key_prefix`). Default "nexus:". */
-      keyPrefix: z.string().regex(/^[A-Za-z0-9_.-]+:$/, "letters, digits, '_', '.', '-', ending with ':' (e.g. \"nexus:\")").default("nexus:"),
-      /** Redis Cluster (config.toml `enable_cluster`): only DB 0, logical databases become key prefixes. Default false. */
-      cluster: z.boolean().default(false),
-      /** Interfaces to listen on. Default ["127.0.0.1"] (a container sets "0.0.0.0"). */
-      bind: z.array(z.string().min(1)).min(1).default(["127.0.0.1"]),
-      /** Refuse non-loopback clients while the default user has no password. Default true. */
-      protectedMode: z.boolean().default(true),
-      /** The plain TCP port; 0 turns it off (TLS only). Default 6379. */
-      port: port.default(6379),
-      /** TLS listener. Off unless `port` is set. */
+      keyPrefix: z.string().regex(/^[A-Za-z0-9_.-]+:$/, "letters, digits, '_', '.', '-', ending with ':' (e.g. \"nexus:\")").default("nexus:").meta({ description: "The platform's key prefix (config.toml `key_prefix`). Default \"nexus:\"." }),
+      cluster: z.boolean().default(false).meta({ description: "Redis Cluster (config.toml `enable_cluster`): only DB 0 (each logical database is already a key namespace). Default false." }),
+      bind: z.array(z.string().min(1)).min(1).default(["127.0.0.1"]).meta({ description: "Interfaces to listen on. Default [\"127.0.0.1\"] (a container sets \"0.0.0.0\")." }),
+      protectedMode: z.boolean().default(true).meta({ description: "Refuse non-loopback clients while the default user has no password. Default true." }),
+      port: port.default(6379).meta({ description: "The plain TCP port; 0 turns it off (TLS only). Default 6379." }),
       tls: z
         .object({
-          /** The TLS port. Default: no TLS listener. */
-          port: port.min(1).optional(),
-          /** Server certificate (PEM). Required with `port`. */
-          certFile: z.string().min(1).optional(),
-          /** Private key of the certificate (PEM). Required with `port`. */
-          keyFile: z.string().min(1).optional(),
-          /** CA bundle for client certificates. Required unless `authClients` is "no". */
-          caCertFile: z.string().min(1).optional(),
-          /** Require client certificates: "no", "optional" or "yes". Default "no" (clients authenticate with ACL passwords). */
-          authClients: z.enum(["no", "optional", "yes"]).default("no"),
-          /** Allowed protocol versions. Default ["TLSv1.2", "TLSv1.3"]. */
-          protocols: z.array(z.enum(["TLSv1.2", "TLSv1.3"])).min(1).default(["TLSv1.2", "TLSv1.3"]),
+          port: port.min(1).optional().meta({ description: "The TLS port. Default: no TLS listener." }),
+          certFile: z.string().min(1).optional().meta({ description: "Server certificate (PEM). Required with `port`." }),
+          keyFile: z.string().min(1).optional().meta({ description: "Private key of the certificate (PEM). Required with `port`." }),
+          caCertFile: z.string().min(1).optional().meta({ description: "CA bundle for client certificates. Required unless `authClients` is \"no\"." }),
+          authClients: z.enum(["no", "optional", "yes"]).default("no").meta({ description: "Require client certificates: \"no\", \"optional\" or \"yes\". Default \"no\" (clients authenticate with ACL passwords)." }),
+          protocols: z.array(z.enum(["TLSv1.2", "TLSv1.3"])).min(1).default(["TLSv1.2", "TLSv1.3"]).meta({ description: "Allowed protocol versions. Default [\"TLSv1.2\", \"TLSv1.3\"]." }),
         })
         .strict()
-        .prefault({}),
-      /** Memory limit: bytes or "256mb"-style; 0 means no limit. Default "256mb". */
-      maxmemory: memorySize.default(256 * 1024 ** 2),
-      /** Eviction policy. Default "allkeys-lru" (the spec's session-store policy). */
-      maxmemoryPolicy: z.enum(MAXMEMORY_POLICIES).default("allkeys-lru"),
-      /** Number of databases; the layout needs 0–5. Default 16. */
-      databases: z.number().int().min(1).max(10_000).default(16),
-      /** Persistence. Default AOF with fsync every second, plus RDB snapshots. */
+        .prefault({}).meta({ description: "TLS listener. Off unless `port` is set." }),
+      maxmemory: memorySize.default(256 * 1024 ** 2).meta({ description: "Memory limit: bytes or \"256mb\"-style; 0 means no limit. Default \"256mb\"." }),
+      maxmemoryPolicy: z.enum(MAXMEMORY_POLICIES).default("allkeys-lru").meta({ description: "Eviction policy. Default \"allkeys-lru\" (the spec's session-store policy)." }),
+      databases: z.number().int().min(1).max(10_000).default(16).meta({ description: "Number of databases; the layout needs 0–5. Default 16." }),
       persistence: z
         .object({
-          /** Append-only file. Default true. */
-          appendonly: z.boolean().default(true),
-          /** AOF fsync policy: "always", "everysec" or "no". Default "everysec". */
-          appendfsync: z.enum(["always", "everysec", "no"]).default("everysec"),
-          /** RDB snapshot points as [seconds, changes]; [] turns snapshots off. Default [[3600,1],[300,100],[60,10000]]. */
+          appendonly: z.boolean().default(true).meta({ description: "Append-only file. Default true." }),
+          appendfsync: z.enum(["always", "everysec", "no"]).default("everysec").meta({ description: "AOF fsync policy: \"always\", \"everysec\" or \"no\". Default \"everysec\"." }),
           save: z
             .array(z.tuple([z.number().int().positive(), z.number().int().positive()]))
             .default([
               [3600, 1],
               [300, 100],
               [60, 10000],
-            ]),
-          /** Working directory for the AOF and RDB files. Default "/data" (the redis image's volume). */
-          dir: z.string().min(1).default("/data"),
+            ]).meta({ description: "RDB snapshot points as [seconds, changes]; [] turns snapshots off. Default [[3600,1],[300,100],[60,10000]]." }),
+          dir: z.string().min(1).default("/data").meta({ description: "Working directory for the AOF and RDB files. Default \"/data\" (the redis image's volume)." }),
         })
         .strict()
-        .prefault({}),
-      /** Client timeouts. */
+        .prefault({}).meta({ description: "Persistence. Default AOF with fsync every second, plus RDB snapshots." }),
       timeouts: z
         .object({
-          /** Close clients idle this many seconds; 0 never. Default 0 (pooled backend connections stay open). */
-          idleSeconds: z.number().int().min(0).default(0),
-          /** TCP keepalive interval in seconds; 0 off. Default 300. */
-          tcpKeepaliveSeconds: z.number().int().min(0).default(300),
+          idleSeconds: z.number().int().min(0).default(0).meta({ description: "Close clients idle this many seconds; 0 never. Default 0 (pooled backend connections stay open)." }),
+          tcpKeepaliveSeconds: z.number().int().min(0).default(300).meta({ description: "TCP keepalive interval in seconds; 0 off. Default 300." }),
         })
         .strict()
-        .prefault({}),
-      /** Slow log. */
+        .prefault({}).meta({ description: "Client timeouts." }),
       slowlog: z
         .object({
-          /** Log commands slower than this many microseconds; -1 off. Default 10000. */
-          slowerThanMicros: z.number().int().min(-1).default(10_000),
-          /** Entries kept. Default 128. */
-          maxLen: z.number().int().min(0).default(128),
+          slowerThanMicros: z.number().int().min(-1).default(10_000).meta({ description: "Log commands slower than this many microseconds; -1 off. Default 10000." }),
+          maxLen: z.number().int().min(0).default(128).meta({ description: "Entries kept. Default 128." }),
         })
         .strict()
-        .prefault({}),
-      /** `notify-keyspace-events` flags; the layout does not rely on them. Default "" (off). */
-      keyspaceNotifications: z.string().regex(NOTIFY_FLAGS, "only the flags K E g $ l s h z x e t m d n A").default(""),
-      /** Where the server reads the ACL file. Default "/usr/local/etc/redis/users.acl". */
-      aclFile: z.string().min(1).default("/usr/local/etc/redis/users.acl"),
-      /** ACL users (instead of requirepass). */
+        .prefault({}).meta({ description: "Slow log." }),
+      keyspaceNotifications: z.string().regex(NOTIFY_FLAGS, "only the flags K E g $ l s h z x e t m d n A").default("").meta({ description: "`notify-keyspace-events` flags; the layout does not rely on them. Default \"\" (off)." }),
+      aclFile: z.string().min(1).default("/usr/local/etc/redis/users.acl").meta({ description: "Where the server reads the ACL file. Default \"/usr/local/etc/redis/users.acl\"." }),
       acl: z
         .object({
-          /** The built-in passwordless `default` user. Default: on in dev, off elsewhere (refused on outside dev). */
-          defaultUser: z.boolean().default(dev),
+          defaultUser: z.boolean().default(dev).meta({ description: "The built-in passwordless `default` user. Default: on in dev/local/ci, off elsewhere (refused outside dev); always off, and refused, where Redis is reachable beyond loopback (docker, cloud, an external server not on loopback)." }),
           users: z
             .object({
-              /** Operators: every command and key. Default name "nexus_admin". */
-              admin: user("nexus_admin", "admin"),
-              /** The platform: its key prefix and channels, no dangerous command. Default name "nexus_app". */
-              app: user("nexus_app", "app"),
-              /** Dashboards and support: read commands on the platform's keys, subscribe. Default name "nexus_readonly". */
-              readonly: user("nexus_readonly", "readonly"),
-              /** The cache warmup: writes its own key prefixes only. Default name "nexus_warmup". */
-              warmup: user("nexus_warmup", "warmup"),
+              admin: user("nexus_admin", "admin").meta({ description: "Operators: every command and key. Default name \"nexus_admin\"." }),
+              app: user("nexus_app", "app").meta({ description: "The platform: its key prefix and channels, no dangerous command. Default name \"nexus_app\"." }),
+              readonly: user("nexus_readonly", "readonly").meta({ description: "Dashboards and support: read commands on the platform's keys, subscribe. Default name \"nexus_readonly\"." }),
+              warmup: user("nexus_warmup", "warmup").meta({ description: "The cache warmup: writes its own key prefixes only. Default name \"nexus_warmup\"." }),
             })
             .strict()
             .prefault({}),
-          /** Commands the app user is denied besides `@dangerous`. Default: FLUSHALL, FLUSHDB, CONFIG, DEBUG, KEYS, SHUTDOWN, … */
-          appDeniedCommands: z.array(commandName).default([...APP_DENIED_COMMANDS]),
+          appDeniedCommands: z.array(commandName).default([...APP_DENIED_COMMANDS]).meta({ description: "Commands the app user is denied besides `@dangerous`. Default: FLUSHALL, FLUSHDB, CONFIG, DEBUG, KEYS, SHUTDOWN, …" }),
         })
         .strict()
-        .prefault({}),
+        .prefault({}).meta({ description: "ACL users (instead of requirepass)." }),
     })
     .strict()
     // Runs even when single fields failed (`when`), so one report lists every problem; the value
@@ -230,14 +200,15 @@ export function redisSettingsSchema(profile: RedisSettingsProfile = {}) {
         } else if (s.port === 0) {
           ctx.addIssue({ code: "custom", path: ["port"], message: "port 0 turns off plain TCP, and no tls.port is set: the server would accept no client" });
         }
-        if (s.cluster !== true && typeof s.databases === "number" && s.databases <= HIGHEST_DATABASE_INDEX) {
-          const beyond = LOGICAL_DATABASE_NAMES.filter((n) => LOGICAL_DATABASES[n].index >= s.databases)
-            .map((n) => `DB ${LOGICAL_DATABASES[n].index} (${n})`)
+        if (keyspace && highest !== undefined && s.cluster !== true && typeof s.databases === "number" && s.databases <= highest) {
+          const beyond = Object.entries(keyspace.databases)
+            .filter(([, d]) => d.index >= s.databases)
+            .map(([n, d]) => `DB ${d.index} (${n})`)
             .join(", ");
           ctx.addIssue({
             code: "custom",
             path: ["databases"],
-            message: `${s.databases} databases leave out ${beyond} of the keyspace layout: set databases to at least ${HIGHEST_DATABASE_INDEX + 1}`,
+            message: `${s.databases} databases leave out ${beyond} of the keyspace layout: set databases to at least ${highest + 1}`,
           });
         }
         if (s.acl?.defaultUser === true && !dev)
@@ -253,7 +224,7 @@ export function redisSettingsSchema(profile: RedisSettingsProfile = {}) {
         }
       },
       { when: () => true },
-    );
+    ).meta({ description: "The Redis settings schema, with the defaults of the given environment." });
 }
 
 export type RedisSettingsInput = z.input<ReturnType<typeof redisSettingsSchema>>;

@@ -60,8 +60,8 @@ describe("ElastiCache (protected prod stack, RBAC users)", () => {
     });
     const app = inputsOf("nexus-redis-user-app");
     expect(app.userName).toBe("nexus_app");
-    expect(app.accessString).toMatch(/^on ~nexus:\* .*\+@all -@dangerous -flushall/);
-    expect(inputsOf("nexus-redis-user-readonly").accessString).toMatch(/^on .*\+@read .*-@dangerous$/);
+    expect(app.accessString).toMatch(/^on ~nexus:session:\* ~nexus:ratelimit:\* .*\+@all -@dangerous -flushall/);
+    expect(inputsOf("nexus-redis-user-readonly").accessString).toMatch(/^on %R~nexus:ratelimit:\* .*\+@read .*-@dangerous$/);
     for (const role of ["default", "admin", "app", "readonly", "warmup"]) {
       const raw = mocks.rawInputs(`nexus-redis-user-${role}`).authenticationMode as Record<string, unknown>;
       expect(isWireSecret(raw) || isWireSecret((raw.passwords as unknown[])[0]), role).toBe(true);

@@ -27,7 +27,7 @@ describe("defaults per environment", () => {
     const c = parseStackConfig({ environment: "dev" }, "dev");
     expect([c.postgres.backend, c.mongo.backend, c.redis.backend]).toEqual(["docker", "docker", "docker"]);
     expect(c.tls.mode).toBe("generate");
-    expect(c.docker).toEqual({ bindAddress: "127.0.0.1", devTools: true, devToolPorts: { pgAdmin: 5050, mongoExpress: 8081, redisCommander: 8082 }, networkName: "dev-nexus-db" });
+    expect(c.docker).toEqual({ bindAddress: "127.0.0.1", devTools: true, devToolPorts: { pgAdmin: 5050, mongoExpress: 8081, redisCommander: 8082 }, devToolImages: {}, networkName: "dev-nexus-db" });
     expect(c.postgres.seedData).toBe(true);
     expect([c.protected, c.ephemeral]).toEqual([false, false]);
     expect(c.postgres.docker).toEqual({ image: "postgres:16", hostPort: 5432, memoryMb: 1024, cpus: 1 });
@@ -84,6 +84,35 @@ describe("rejected configs list every problem with its path", () => {
     expect(p[0].message).toMatch(/unknown key/);
   });
 
+  it("an unknown key inside the engines' settings is named with the nearest valid key", () => {
+    // mongo.settings is the Mongo engine's schema (a plain zod object, which strips what it does not know).
+    const p = problemsOf({ environment: "dev", mongo: { settings: { ttl: { engineStats: -5 } } }, redis: { cloud: { nodeTyp: "cache.t4g.small" } }, postgress: {} });
+    expect(p).toEqual(
+      expect.arrayContaining([
+        { path: "nexus-db:mongo.settings.ttl.engineStats", message: 'unknown key — did you mean "engineStatsSeconds"?' },
+        { path: "nexus-db:redis.cloud.nodeTyp", message: 'unknown key — did you mean "nodeType"?' },
+        { path: "nexus-db:postgress", message: 'unknown key — did you mean "postgres"?' },
+      ]),
+    );
+    expect(p).toHaveLength(3);
+  });
+
+  it("field and cross-field problems are listed together in one run", () => {
+    const p = problemsOf({ environment: "prod", postgres: { seedData: true, poolMaxConnections: "many" }, redis: { settings: { maxmemory: "lots" }, external: { tls: true } } });
+    expect(p.map((x) => x.path).sort()).toEqual(["nexus-db:postgres.poolMaxConnections", "nexus-db:postgres.seedData", "nexus-db:redis.settings.maxmemory"]);
+  });
+
+  it("the error is one message Pulumi prints without a stack trace", () => {
+    try {
+      parseStackConfig({ environment: "prod", postgres: { seedData: true }, redis: { external: { tls: true } } }, "prod");
+      throw new Error("parsed");
+    } catch (e) {
+      // The SDK's RunError mark: the language host logs the message alone.
+      expect((e as { __pulumiRunError?: boolean }).__pulumiRunError).toBe(true);
+      expect((e as Error).message).toBe("invalid stack config (1 problem):\n  nexus-db:postgres.seedData: a protected stack never loads seed data");
+    }
+  });
+
   it("a bad Redis maxmemory is named by its full path", () => {
     const p = problemsOf({ environment: "dev", redis: { settings: { maxmemory: "lots" } } });
     expect(p.map((x) => x.path)).toEqual(["nexus-db:redis.settings.maxmemory"]);
@@ -132,6 +161,16 @@ describe("rejected configs list every problem with its path", () => {
       }),
     ).toEqual(
       ["nexus-db:postgres.docker.digest", "nexus-db:postgres.docker.hostPort", "nexus-db:postgres.docker.image", "nexus-db:postgres.poolMaxConnections", "nexus-db:postgres.roles.app"].sort(),
+    );
+  });
+
+  it("client pools whose minimum exceeds their maximum", () => {
+    expect(paths({ environment: "dev", postgres: { poolMaxConnections: 8 }, clients: { postgres: { minConnections: 9 }, mongo: { maxPoolSize: 4, minPoolSize: 5 } } })).toEqual([
+      "nexus-db:clients.mongo.minPoolSize",
+      "nexus-db:clients.postgres.minConnections",
+    ]);
+    expect(() => parseStackConfig({ environment: "dev", postgres: { poolMaxConnections: 8 }, clients: { postgres: { minConnections: 9 } } }, "dev")).toThrow(
+      "nexus-db:clients.postgres.minConnections: more than the pool's maximum (postgres.poolMaxConnections 8)",
     );
   });
 
@@ -189,3 +228,25 @@ describe("passwords", () => {
 function pulumiConfig(c: Record<string, string>): void {
   (require("@pulumi/pulumi") as typeof import("@pulumi/pulumi")).runtime.setAllConfig(c, ["nexus-db:postgresAppPassword", "nexus-db:redisAppPassword"]);
 }
+
+describe("Redis's passwordless default user: loopback only, in every environment", () => {
+  it("is on by default only where Redis is on loopback (the local and ci test servers)", () => {
+    expect(parseStackConfig({ environment: "local" }, "local").redis.settings.acl.defaultUser).toBe(true);
+    expect(parseStackConfig({ environment: "dev" }, "dev").redis.settings.acl.defaultUser).toBe(false);
+    expect(parseStackConfig({ environment: "dev", redis: { backend: "external", external: { host: "cache.internal" } } }, "dev").redis.settings.acl.defaultUser).toBe(false);
+    expect(parseStackConfig({ environment: "ci", redis: { external: { host: "localhost" } } }, "ci").redis.settings.acl.defaultUser).toBe(true);
+  });
+
+  it("is refused, naming the key and why, where Redis is reachable beyond loopback", () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ environment: "dev", redis: { settings: { acl: { defaultUser: true } } } }, /docker network/],
+      [{ environment: "dev", docker: { bindAddress: "0.0.0.0" }, redis: { settings: { acl: { defaultUser: true } } } }, /docker network/],
+      [{ environment: "local", redis: { external: { host: "10.0.0.5" }, settings: { acl: { defaultUser: true } } } }, /10\.0\.0\.5 is not on loopback/],
+    ];
+    for (const [values, why] of cases) {
+      expect(problemsOf(values)).toEqual([{ path: "nexus-db:redis.settings.acl.defaultUser", message: expect.stringMatching(why) }]);
+    }
+    // On loopback a dev-like stack may keep it.
+    expect(parseStackConfig({ environment: "local", redis: { settings: { acl: { defaultUser: true } } } }, "local").redis.settings.acl.defaultUser).toBe(true);
+  });
+});

@@ -1,6 +1,7 @@
 // The dev stack (Pulumi.dev.yaml) under the mock runtime: every child's exact inputs and options —
 // pinned images, loopback ports, TLS files, volumes kept on destroy, health checks, limits, the
 // rendered configs — the order roles → schema → grants → seeds, the admin tools, secret outputs.
+import { REDIS_DECLARATIONS } from "../../redis/declarations";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { StackConfig } from "../../config/schema";
 import type { DatabaseLayer } from "../../components/database-layer";
@@ -38,8 +39,9 @@ beforeAll(async () => {
 });
 
 const container = (n: string) => mocks.byName(`nexus-${n}-container`).inputs;
+/** The upload that becomes `file` (store containers stage their files under /etc/nexus-db/files). */
 const upload = (r: Inputs, file: string) => {
-  const u = (r.uploads as { file: string }[]).find((x) => x.file === file);
+  const u = (r.uploads as { file: string }[]).find((x) => x.file === file || x.file === `/etc/nexus-db/files${file}`);
   if (!u) throw new Error(`no upload ${file}`);
   return u as { file: string; content: string; owner?: string; group?: string; permissions?: string };
 };
@@ -53,6 +55,7 @@ describe("the dev stack file", () => {
       bindAddress: "127.0.0.1",
       devTools: true,
       devToolPorts: { pgAdmin: 5050, mongoExpress: 8081, redisCommander: 8082 },
+      devToolImages: {},
       networkName: "dev-nexus-db",
     });
     expect(cfg.postgres.seedData).toBe(true);
@@ -73,6 +76,7 @@ describe("resources", () => {
       "nexus:db:Redis nexus-redis",
       "nexus:db:DevTools nexus-devtools",
       "docker:index/network:Network nexus-network",
+      "random:index/randomPassword:RandomPassword nexus-jwt-secret",
       ...["postgres-admin", "postgres-owner", "postgres-app", "postgres-readonly", "mongo-admin", "mongo-app", "mongo-analytics", "redis-admin", "redis-app", "redis-readonly", "redis-warmup", "devtools", "devtools-session-secret"].map(
         (p) => `random:index/randomPassword:RandomPassword nexus-${p === "devtools-session-secret" ? p : `${p}-password`}`,
       ),
@@ -88,18 +92,18 @@ describe("resources", () => {
       ]),
       ...["pgadmin", "mongo-express", "redis-commander"].flatMap((t) => [`docker:index/remoteImage:RemoteImage nexus-devtools-${t}-image`, `docker:index/container:Container nexus-devtools-${t}`]),
       `${dyn("/nexus:db:PostgresRoles")} nexus-postgres-roles`,
-      `${dyn("/nexus:PostgresSchema")} nexus-postgres-schema`,
+      `${dyn("/nexus:db:PostgresSchema")} nexus-postgres-schema`,
       `${dyn("/nexus:db:PostgresGrants")} nexus-postgres-grants`,
       `${dyn("/nexus:db:PostgresSeedData")} nexus-postgres-seed`,
-      `${dyn(":Resource")} nexus-mongo-schema`,
+      `${dyn("/nexus:db:MongoSchema")} nexus-mongo-schema`,
       // The cache warmup comes with its own change; once wired, it belongs to the graph.
-      ...(mocks.registered.some((r) => r.name === "nexus-redis-warmup") ? [`${dyn(":Resource")} nexus-redis-warmup`] : []),
+      ...(mocks.registered.some((r) => r.name === "nexus-redis-warmup") ? [`${dyn("/nexus:db:RedisWarmup")} nexus-redis-warmup`] : []),
     ].sort();
     expect(names).toEqual(expected);
   });
 
   it("generates every password with @pulumi/random: 32 characters, URL-safe", () => {
-    for (const r of mocks.ofType("random:index/randomPassword:RandomPassword").filter((x) => !x.name.startsWith("nexus-devtools"))) {
+    for (const r of mocks.ofType("random:index/randomPassword:RandomPassword").filter((x) => !x.name.startsWith("nexus-devtools") && x.name !== "nexus-jwt-secret")) {
       expect(r.inputs, r.name).toEqual({ length: 32, special: false, minLower: 2, minUpper: 2, minNumeric: 2 });
     }
   });
@@ -156,6 +160,7 @@ describe("the store containers", () => {
     hostname: name,
     restart: "unless-stopped",
     memory: s.memory,
+    memorySwap: s.memory,
     cpus: s.cpus,
     ports: [{ internal: s.port, external: s.port, ip: "127.0.0.1", protocol: "tcp" }],
     networksAdvanced: [{ name: "dev-nexus-db", aliases: [name] }],
@@ -166,6 +171,25 @@ describe("the store containers", () => {
     logOpts: { "max-size": "50m", "max-file": "3" },
   });
   const healthcheck = (cmd: string) => ({ tests: ["CMD-SHELL", cmd], interval: "5s", timeout: "5s", retries: 30, startPeriod: "10s" });
+  /** The start script's parts: files installed (path → owner, mode), the prelude, and the image command it hands on. */
+  const start = (inputs: Inputs) => {
+    const [sh, c, script, name, ...command] = inputs.command as string[];
+    expect([sh, c, name]).toEqual(["sh", "-c", "nexus-db-start"]);
+    const lines = script.split("\n");
+    expect(lines.slice(0, 2)).toEqual(["set -eu", "chmod -R go-rwx '/etc/nexus-db/files'"]);
+    expect(lines.at(-1)).toBe('exec docker-entrypoint.sh "$@"');
+    const installs = lines.filter((l) => l.startsWith("install "));
+    const files = Object.fromEntries(
+      installs.map((l) => {
+        const [, uid, gid, mode, from, to] = /^install -D -o (\d+) -g (\d+) -m (\d+) '([^']+)' '([^']+)'$/.exec(l)!;
+        expect(from).toBe(`/etc/nexus-db/files${to}`);
+        return [to, `${uid}:${gid} ${mode}`];
+      }),
+    );
+    const prelude = lines.slice(2 + installs.length, -1).join("\n");
+    return { files, prelude, command };
+  };
+  const staged = (entries: [string, string][]) => entries.map(([file, content]) => ({ file: `/etc/nexus-db/files${file}`, content }));
 
   it("pins the images by tag and keeps them locally", () => {
     expect(mocks.byName("nexus-postgres-image").inputs).toEqual({ name: "postgres:16", keepLocally: true });
@@ -182,19 +206,33 @@ describe("the store containers", () => {
   });
 
   it("PostgreSQL: the exact container", () => {
-    expect(container("postgres")).toEqual({
-      ...common("dev-postgres", { image: "postgres:16", port: 5432, memory: 1024, cpus: "1", dataPath: "/var/lib/postgresql/data" }),
-      command: ["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf"],
+    const inputs = container("postgres");
+    expect(inputs).toEqual({
+      ...common("dev-postgres", { image: "postgres:16", port: 5432, memory: 1024, cpus: "1.0", dataPath: "/var/lib/postgresql/data" }),
+      command: expect.any(Array),
       envs: [`POSTGRES_PASSWORD=${pw("nexus-postgres-admin-password")}`, "POSTGRES_USER=postgres", "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=scram-sha-256"],
-      uploads: [
-        { file: "/etc/postgresql/postgresql.conf", content: m.postgres.postgresqlConf(cfg.postgres) },
-        { file: "/etc/postgresql/pg_hba.conf", content: m.postgres.pgHbaConf() },
-        { file: "/etc/postgresql/tls/ca.crt", content: CA },
-        { file: "/etc/postgresql/tls/server.crt", content: cert("postgres") },
-        { file: "/etc/postgresql/tls/server.key", content: key("postgres"), owner: "999", group: "999", permissions: "0600" },
-      ],
+      uploads: staged([
+        ["/etc/postgresql/postgresql.conf", m.postgres.postgresqlConf(cfg.postgres)],
+        ["/etc/postgresql/pg_hba.conf", m.postgres.pgHbaConf()],
+        ["/etc/postgresql/tls/ca.crt", CA],
+        ["/etc/postgresql/tls/server.crt", cert("postgres")],
+        ["/etc/postgresql/tls/server.key", key("postgres")],
+      ]),
       healthcheck: healthcheck("pg_isready -U postgres -d postgres -h 127.0.0.1"),
     });
+    const s = start(inputs);
+    expect(s.command).toEqual(["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf"]);
+    // The image's postgres user (uid 999) owns the key, readable by it alone.
+    expect(s.files).toEqual({
+      "/etc/postgresql/postgresql.conf": "0:0 0644",
+      "/etc/postgresql/pg_hba.conf": "0:0 0644",
+      "/etc/postgresql/tls/ca.crt": "0:0 0644",
+      "/etc/postgresql/tls/server.crt": "0:0 0644",
+      "/etc/postgresql/tls/server.key": "999:999 0600",
+    });
+    // Kept data takes the stack's admin password at every start (single-user mode, from the environment).
+    expect(s.prelude).toContain('postgres --single -D "$PGDATA"');
+    expect(s.prelude).not.toContain(pw("nexus-postgres-admin-password"));
   });
 
   it("PostgreSQL: postgresql.conf has TLS 1.2+, the pools' max_connections, DDL logging", () => {
@@ -225,22 +263,26 @@ describe("the store containers", () => {
 
   it("MongoDB: the exact container, with --auth and requireTLS", () => {
     expect(container("mongo")).toEqual({
-      ...common("dev-mongo", { image: "mongo:7", port: 27017, memory: 1024, cpus: "1", dataPath: "/data/db" }),
-      command: [
+      ...common("dev-mongo", { image: "mongo:7", port: 27017, memory: 1024, cpus: "1.0", dataPath: "/data/db" }),
+      command: expect.any(Array),
+      envs: ["MONGO_INITDB_ROOT_USERNAME=nexus_admin", `MONGO_INITDB_ROOT_PASSWORD=${pw("nexus-mongo-admin-password")}`, "MONGO_INITDB_DATABASE=nexus_security"],
+      uploads: staged([
+        ["/etc/mongo/tls/ca.pem", CA],
+        ["/etc/mongo/tls/server.pem", cert("mongo") + key("mongo")],
+      ]),
+      healthcheck: healthcheck(`mongosh --quiet --tls --tlsCAFile /etc/mongo/tls/ca.pem --host localhost --eval "db.adminCommand('ping').ok" | grep -q 1`),
+    });
+    const s = start(container("mongo"));
+    expect(s.files).toEqual({ "/etc/mongo/tls/ca.pem": "0:0 0644", "/etc/mongo/tls/server.pem": "999:999 0600" });
+    expect(s.prelude).toContain("db.changeUserPassword(process.env.MONGO_INITDB_ROOT_USERNAME, process.env.MONGO_INITDB_ROOT_PASSWORD)");
+    expect(s.command).toEqual([
         "mongod", "--auth", "--bind_ip_all",
         "--tlsMode", "requireTLS",
         "--tlsCertificateKeyFile", "/etc/mongo/tls/server.pem",
         "--tlsCAFile", "/etc/mongo/tls/ca.pem",
         "--tlsAllowConnectionsWithoutCertificates",
         "--tlsDisabledProtocols", "TLS1_0,TLS1_1",
-      ],
-      envs: ["MONGO_INITDB_ROOT_USERNAME=nexus_admin", `MONGO_INITDB_ROOT_PASSWORD=${pw("nexus-mongo-admin-password")}`, "MONGO_INITDB_DATABASE=nexus_security"],
-      uploads: [
-        { file: "/etc/mongo/tls/ca.pem", content: CA },
-        { file: "/etc/mongo/tls/server.pem", content: cert("mongo") + key("mongo"), owner: "999", group: "999", permissions: "0600" },
-      ],
-      healthcheck: healthcheck(`mongosh --quiet --tls --tlsCAFile /etc/mongo/tls/ca.pem --host localhost --eval "db.adminCommand('ping').ok" | grep -q 1`),
-    });
+    ]);
   });
 
   it("Redis: the exact container, with the rendered redis.conf and ACL file", () => {
@@ -250,22 +292,32 @@ describe("the store containers", () => {
       app: pw("nexus-redis-app-password"),
       readonly: pw("nexus-redis-readonly-password"),
       warmup: pw("nexus-redis-warmup-password"),
-    });
-    const file = { owner: "999", group: "1000" };
-    expect(container("redis")).toEqual({
+    }, REDIS_DECLARATIONS);
+    const inputs = container("redis");
+    expect(inputs).toEqual({
       ...common("dev-redis", { image: "redis:7", port: 6379, memory: 512, cpus: "0.5", dataPath: "/data" }),
-      command: ["redis-server", "/usr/local/etc/redis/redis.conf"],
+      command: expect.any(Array),
       envs: [`REDISCLI_AUTH=${pw("nexus-redis-readonly-password")}`],
-      user: "999:1000",
-      uploads: [
-        { file: "/usr/local/etc/redis/redis.conf", content: m.render.renderRedisConf(settings) },
-        { file: "/usr/local/etc/redis/users.acl", content: acl, ...file, permissions: "0640" },
-        { file: "/usr/local/etc/redis/tls/ca.crt", content: CA, ...file, permissions: "0644" },
-        { file: "/usr/local/etc/redis/tls/server.crt", content: cert("redis"), ...file, permissions: "0644" },
-        { file: "/usr/local/etc/redis/tls/server.key", content: key("redis"), ...file, permissions: "0600" },
-      ],
+      uploads: staged([
+        ["/usr/local/etc/redis/redis.conf", m.render.renderRedisConf(settings)],
+        ["/usr/local/etc/redis/users.acl", acl],
+        ["/usr/local/etc/redis/tls/ca.crt", CA],
+        ["/usr/local/etc/redis/tls/server.crt", cert("redis")],
+        ["/usr/local/etc/redis/tls/server.key", key("redis")],
+      ]),
       healthcheck: healthcheck("redis-cli --tls --cacert /usr/local/etc/redis/tls/ca.crt --user nexus_readonly -h 127.0.0.1 -p 6379 ping | grep -q PONG"),
     });
+    const s = start(inputs);
+    expect(s.command).toEqual(["redis-server", "/usr/local/etc/redis/redis.conf"]);
+    // The image's redis user (uid/gid 999) alone reads the ACL file and the key; the entrypoint drops to it.
+    expect(s.files).toEqual({
+      "/usr/local/etc/redis/redis.conf": "0:0 0644",
+      "/usr/local/etc/redis/users.acl": "999:999 0600",
+      "/usr/local/etc/redis/tls/ca.crt": "0:0 0644",
+      "/usr/local/etc/redis/tls/server.crt": "0:0 0644",
+      "/usr/local/etc/redis/tls/server.key": "999:999 0600",
+    });
+    expect(s.prelude).toBe("");
   });
 
   it("Redis: redis.conf serves TLS only, the ACL file holds hashes and no plain password", () => {
@@ -391,6 +443,7 @@ describe("the admin tools (dev profile)", () => {
     image: `sha256:mock-${image}`,
     restart: "unless-stopped",
     memory: 512,
+    memorySwap: 512,
     ports: [{ internal, external, ip: "127.0.0.1", protocol: "tcp" }],
     networksAdvanced: [{ name: "dev-nexus-db", aliases: [name] }],
     logDriver: "json-file",
@@ -416,9 +469,21 @@ describe("the admin tools (dev profile)", () => {
         "PGADMIN_DISABLE_POSTFIX=true",
       ],
       uploads: [
-        { file: "/pgadmin4/servers.json", content: expect.any(String), owner: "5050", group: "0", permissions: "0644" },
-        { file: `${storage}/nexus-ca.pem`, content: CA, owner: "5050", group: "0", permissions: "0644" },
-        { file: `${storage}/pgpass`, content: `dev-postgres:5432:*:postgres:${pw("nexus-postgres-admin-password")}\n`, owner: "5050", group: "0", permissions: "0600" },
+        { file: "/etc/nexus-db/files/pgadmin4/servers.json", content: expect.any(String) },
+        { file: `/etc/nexus-db/files${storage}/nexus-ca.pem`, content: CA },
+        { file: `/etc/nexus-db/files${storage}/pgpass`, content: `dev-postgres:5432:*:postgres:${pw("nexus-postgres-admin-password")}\n` },
+      ],
+      // pgAdmin runs as uid 5050 and libpq reads a passfile its owner alone can read: installed so, then the image's entrypoint as pgadmin.
+      user: "0",
+      entrypoints: [
+        "sh",
+        "-c",
+        [
+          "install -D -o 5050 -g 0 -m 0644 '/etc/nexus-db/files/pgadmin4/servers.json' '/pgadmin4/servers.json'",
+          `install -D -o 5050 -g 0 -m 0644 '/etc/nexus-db/files${storage}/nexus-ca.pem' '${storage}/nexus-ca.pem'`,
+          `install -D -o 5050 -g 0 -m 0600 '/etc/nexus-db/files${storage}/pgpass' '${storage}/pgpass'`,
+          "exec su -p -s /bin/sh pgadmin -c /entrypoint.sh",
+        ].join(" && "),
       ],
     });
     expect(JSON.parse(upload(tool("pgadmin"), "/pgadmin4/servers.json").content)).toEqual({
@@ -450,7 +515,7 @@ describe("the admin tools (dev profile)", () => {
         `ME_CONFIG_SITE_COOKIESECRET=${pw("nexus-devtools-session-secret")}`,
         `ME_CONFIG_SITE_SESSIONSECRET=${pw("nexus-devtools-session-secret")}`,
       ],
-      uploads: [{ file: "/etc/mongo-express/ca.pem", content: CA, permissions: "0644" }],
+      uploads: [{ file: "/etc/mongo-express/ca.pem", content: CA }],
     });
   });
 
@@ -468,7 +533,7 @@ describe("the admin tools (dev profile)", () => {
         "HTTP_USER=nexus",
         `HTTP_PASSWORD=${toolPw}`,
       ],
-      uploads: [{ file: "/etc/redis-commander/ca.pem", content: CA, permissions: "0644" }],
+      uploads: [{ file: "/etc/redis-commander/ca.pem", content: CA }],
     });
   });
 

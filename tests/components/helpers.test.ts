@@ -45,6 +45,8 @@ describe("postgresqlConf", () => {
         "log_lock_waits = on",
         "log_min_duration_statement = 1000",
         "log_line_prefix = '%m [%p] %q%u@%d/%a '",
+        "shared_preload_libraries = 'pg_stat_statements'",
+        "pg_stat_statements.track = top",
         "",
       ].join("\n"),
     );

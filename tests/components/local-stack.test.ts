@@ -16,6 +16,7 @@ const SECRETS: Record<string, string> = {
   redisAppPassword: "redis-app-pw-00007",
   redisReadonlyPassword: "redis-ro-pw-000008",
   redisWarmupPassword: "redis-warm-pw-0009",
+  jwtSecret: "jwt-local-signing-secret-0000000000000010",
 };
 
 // The config as the CLI hands it to the program: full keys, objects JSON-encoded, secrets decrypted.
@@ -45,13 +46,13 @@ describe("the local stack through index.ts", () => {
         "nexus:db:Mongo nexus-mongo",
         "nexus:db:Redis nexus-redis",
         "pulumi-nodejs:dynamic/nexus:db:PostgresRoles nexus-postgres-roles",
-        "pulumi-nodejs:dynamic/nexus:PostgresSchema nexus-postgres-schema",
+        "pulumi-nodejs:dynamic/nexus:db:PostgresSchema nexus-postgres-schema",
         "pulumi-nodejs:dynamic/nexus:db:PostgresGrants nexus-postgres-grants",
         "pulumi-nodejs:dynamic/nexus:db:PostgresSeedData nexus-postgres-seed",
-        "pulumi-nodejs:dynamic:Resource nexus-mongo-schema",
+        "pulumi-nodejs:dynamic/nexus:db:MongoSchema nexus-mongo-schema",
         "pulumi-nodejs:dynamic/nexus:db:RedisServerSettings nexus-redis-settings",
         // The cache warmup comes with its own change; once wired, it belongs to the graph.
-        ...(mocks.registered.some((r) => r.name === "nexus-redis-warmup") ? ["pulumi-nodejs:dynamic:Resource nexus-redis-warmup"] : []),
+        ...(mocks.registered.some((r) => r.name === "nexus-redis-warmup") ? ["pulumi-nodejs:dynamic/nexus:db:RedisWarmup nexus-redis-warmup"] : []),
       ].sort(),
     );
   });
@@ -87,8 +88,8 @@ describe("the local stack through index.ts", () => {
 
   it("MongoDB: no admin credentials (the test server has no auth), the features FerretDB lacks allowed", () => {
     const m = inputs("nexus-mongo-schema");
-    expect(m.connection).toEqual({ url: "mongodb://127.0.0.1:57017/admin", tls: expect.objectContaining({ enabled: false }) });
-    expect(m.allowMissingFeatures).toEqual(["validators", "collMod", "ttlIndexes", "partialIndexes", "textIndexes", "users"]);
+    expect(m.connection).toEqual({ url: "mongodb://127.0.0.1:57027/admin", tls: expect.objectContaining({ enabled: false }) });
+    expect(m.allowMissingFeatures).toEqual([]);
     expect(m.protected).toBe(false);
     expect(m.users).toEqual({
       app: { name: "nexus_app", password: SECRETS.mongoAppPassword },
@@ -108,13 +109,31 @@ describe("the local stack through index.ts", () => {
     const out = program as Record<string, pulumi.Output<string>> & { urls: Record<string, pulumi.Output<string>> };
     expect(await valueOf(out.DATABASE_URL)).toBe(`postgresql://nexus_app:${SECRETS.postgresAppPassword}@127.0.0.1:55432/nexus_security?sslmode=disable`);
     expect(program.DATABASE_MAX_CONNECTIONS).toBe(100);
-    expect(await valueOf(out.MONGODB_URL)).toBe(`mongodb://nexus_app:${SECRETS.mongoAppPassword}@127.0.0.1:57017/nexus_security?authSource=nexus_security`);
+    expect(await valueOf(out.MONGODB_URL)).toBe(`mongodb://nexus_app:${SECRETS.mongoAppPassword}@127.0.0.1:57027/nexus_security?authSource=nexus_security`);
     expect(await valueOf(out.REDIS_URL)).toBe(`redis://nexus_app:${SECRETS.redisAppPassword}@127.0.0.1:56379`);
     for (const k of ["DATABASE_URL", "MONGODB_URL", "REDIS_URL"]) expect(await isSecret(out[k]), k).toBe(true);
     for (const [k, o] of Object.entries(out.urls)) expect(await isSecret(o), `urls.${k}`).toBe(true);
-    expect(program.caCertPem).toBeUndefined();
-    expect(program.devTools).toBeUndefined();
+    expect(program.caCertPem).toBeNull();
+    expect(program.devTools).toBeNull();
     expect(program.environment).toBe("local");
+  });
+
+  it("exports what the backend receives as one secret, from the same values as the variables", async () => {
+    const out = program as Record<string, pulumi.Output<unknown>>;
+    expect(await isSecret(out.backend)).toBe(true);
+    const b = (await valueOf(out.backend)) as import("../../config/backend-handoff").BackendHandoff;
+    expect(b.postgres.url).toBe(await valueOf(out.DATABASE_URL));
+    expect(b.mongo.url).toBe(`${await valueOf(out.MONGODB_URL)}&appName=NexusSecurity&maxPoolSize=50&minPoolSize=5&connectTimeoutMS=10000&serverSelectionTimeoutMS=30000`);
+    expect(b.redis.url).toBe(await valueOf(out.REDIS_URL));
+    expect(b.jwt.secret).toBe(SECRETS.jwtSecret);
+    expect(b.tls).toEqual({});
+    expect(b.postgres.maxConnections).toBe(program.DATABASE_MAX_CONNECTIONS);
+    expect(b.redis.keyPrefix).toBe("nexus:");
+  });
+
+  it("exports the keyspace layout as plain data", () => {
+    const { keyspaceLayout, layoutDocument } = require("../../config/redis-layout-document") as typeof import("../../config/redis-layout-document");
+    expect(program.redisLayout).toEqual(layoutDocument(keyspaceLayout()));
   });
 
   it("no resource input holds a configured password outside a secret", () => {

@@ -1,66 +1,21 @@
-// The mock runtime of tests/helpers/mocks.ts, plus what the cloud providers compute (RDS and
-// ElastiCache endpoints, the Atlas SRV string) and each resource's inputs as registered, secrets
-// still wrapped, so a test can check that a password reached a provider as a secret.
+// Fixtures of the cloud stacks' tests (a prod config with every store in the cloud, CA bundles),
+// over the one mock runtime of tests/helpers/mocks.ts (which computes what AWS and Atlas would:
+// RDS and ElastiCache endpoints, the Atlas SRV string, and keeps each resource's raw inputs).
 //
 //   const mocks = installCloudMocks({ stack: "prod", config: { "nexus-db:postgresAppPassword": "…" } });
 //   const { DatabaseLayer } = await import("../../components/database-layer");
-import * as pulumi from "@pulumi/pulumi";
-import { fakeOutputs, installMocks, unwrapSecrets, type InstallMocksArgs, type MockRuntime, type RegisteredResource } from "./mocks";
+import { installMocks, type InstallMocksArgs, type MockRuntime } from "./mocks";
+
+export { cloudFakeOutputs } from "./mocks";
 
 /** The wire format's secret marker, as the mock engine receives a secret input. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
-/** What AWS and Atlas would compute for a resource, per type (inputs are echoed as well). */
-export function cloudFakeOutputs(type: string, _name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-  switch (type) {
-    case "aws:rds/instance:Instance":
-      return { address: `${inputs.identifier}.c0ffee.us-east-1.rds.amazonaws.com`, port: 5432, arn: `arn:aws:rds:us-east-1:123456789012:db:${inputs.identifier}` };
-    case "aws:elasticache/replicationGroup:ReplicationGroup":
-      return {
-        primaryEndpointAddress: inputs.clusterMode === "enabled" ? "" : `master.${inputs.replicationGroupId}.c0ffee.use1.cache.amazonaws.com`,
-        configurationEndpointAddress: inputs.clusterMode === "enabled" ? `clustercfg.${inputs.replicationGroupId}.c0ffee.use1.cache.amazonaws.com` : "",
-      };
-    case "mongodbatlas:index/advancedCluster:AdvancedCluster":
-      return { connectionStrings: { standardSrv: `mongodb+srv://${inputs.name}.ab1cd.mongodb.net`, standard: "" }, clusterId: "c1" };
-    case "mongodbatlas:index/project:Project":
-      return { orgId: inputs.orgId };
-  }
-  return {};
-}
-
-export interface CloudMockRuntime extends MockRuntime {
-  /** The inputs of the resource of that name as registered, secrets still wrapped. */
-  rawInputs(name: string): Record<string, unknown>;
-}
+/** The mock runtime of tests/helpers/mocks.ts: it computes the cloud providers' outputs and keeps raw inputs too. */
+export type CloudMockRuntime = MockRuntime;
 
 export function installCloudMocks(args: InstallMocksArgs = {}): CloudMockRuntime {
-  const mocks = installMocks(args);
-  const raw = new Map<string, Record<string, unknown>>();
-  // Replaces the monitor installMocks set, recording into the same list.
-  pulumi.runtime.setMocks(
-    {
-      newResource(a: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
-        raw.set(a.name, a.inputs);
-        // The fields mocks.ts records today; a field it adds later stays absent here until added.
-        mocks.registered.push({ type: a.type, name: a.name, inputs: unwrapSecrets(a.inputs) as RegisteredResource["inputs"], custom: a.custom ?? true } as RegisteredResource);
-        return { id: `${a.name}-id`, state: { ...a.inputs, ...fakeOutputs(a.type, a.name, a.inputs), ...cloudFakeOutputs(a.type, a.name, a.inputs) } };
-      },
-      call(a: pulumi.runtime.MockCallArgs) {
-        return a.inputs;
-      },
-    },
-    args.project ?? "nexus-db",
-    args.stack ?? "dev",
-    false,
-  );
-  return {
-    ...mocks,
-    rawInputs(name) {
-      const r = raw.get(name);
-      if (!r) throw new Error(`no resource named ${name}`);
-      return r;
-    },
-  };
+  return installMocks(args);
 }
 
 /** Whether a raw input value is a secret on the wire. */

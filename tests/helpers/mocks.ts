@@ -1,4 +1,4 @@
-// The mock runtime for component tests: every registered resource recorded with its inputs (as the
+// The mock runtime of every mock-runtime test (components, and the dynamic resources' registration): every registered resource recorded with its inputs (as the
 // engine would receive them) and its options (protect, retainOnDelete, dependsOn… as the component
 // passed them), fake outputs for the providers' computed properties, and one helper to await outputs.
 //
@@ -51,6 +51,8 @@ export interface MockRuntime {
   optionsOf(name: string): ConstructedResource["opts"];
   /** Registered resources of a type token (exact, or ending with `:<suffix>`). */
   ofType(type: string): RegisteredResource[];
+  /** The inputs of the resource of that name as registered, secrets still wrapped (as the state would hold them). */
+  rawInputs(name: string): Record<string, unknown>;
   /** Forgets what was recorded (between programs in one file). */
   reset(): void;
 }
@@ -64,6 +66,10 @@ export interface InstallMocksArgs {
   config?: Record<string, string>;
   /** Which of `config`'s keys are secrets. Default []. */
   secretKeys?: string[];
+  /** Run as `pulumi preview` does (the SDK's dry-run flag). Default false (as `pulumi up`). */
+  preview?: boolean;
+  /** More fake outputs, per resource, over fakeOutputs' (e.g. a provider's computed figures). Default none. */
+  outputs?: (type: string, name: string, inputs: Inputs) => Record<string, unknown> | undefined;
 }
 
 /** The wire format's secret marker (secret inputs reach the mocks still wrapped in it). */
@@ -93,6 +99,26 @@ export function fakeOutputs(type: string, name: string, inputs: Inputs): Record<
   if (type.endsWith(":PostgresSeedData")) return { loaded: ["seed.sql"] };
   if (type.endsWith(":PostgresRoles")) return { createdDatabase: true };
   if (type.endsWith(":RedisServerSettings")) return { notApplied: [] };
+  return cloudFakeOutputs(type, name, inputs);
+}
+
+/** What AWS and Atlas would compute for a resource, per type (inputs are echoed as well). */
+export function cloudFakeOutputs(type: string, _name: string, inputs: Inputs): Record<string, unknown> {
+  switch (type) {
+    case "aws:rds/instance:Instance":
+      return { address: `${inputs.identifier}.c0ffee.us-east-1.rds.amazonaws.com`, port: 5432, arn: `arn:aws:rds:us-east-1:123456789012:db:${inputs.identifier}` };
+    case "aws:elasticache/replicationGroup:ReplicationGroup":
+      return {
+        primaryEndpointAddress: inputs.clusterMode === "enabled" ? "" : `master.${inputs.replicationGroupId}.c0ffee.use1.cache.amazonaws.com`,
+        configurationEndpointAddress: inputs.clusterMode === "enabled" ? `clustercfg.${inputs.replicationGroupId}.c0ffee.use1.cache.amazonaws.com` : "",
+      };
+    case "mongodbatlas:index/advancedCluster:AdvancedCluster":
+      return { connectionStrings: { standardSrv: `mongodb+srv://${inputs.name}.ab1cd.mongodb.net`, standard: "" }, clusterId: "c1" };
+    case "mongodbatlas:index/project:Project":
+      return { orgId: inputs.orgId };
+    case "mongodbatlas:index/cloudBackupSnapshotRestoreJob:CloudBackupSnapshotRestoreJob":
+      return { snapshotRestoreJobId: `restore-job-of-${inputs.clusterName}` };
+  }
   return {};
 }
 
@@ -127,12 +153,14 @@ function secretValue(value: unknown): Record<string, unknown> {
 export function installMocks(args: InstallMocksArgs = {}): MockRuntime {
   const registered: RegisteredResource[] = [];
   const constructed: ConstructedResource[] = [];
+  const raw = new Map<string, Record<string, unknown>>();
   pulumi.runtime.setAllConfig(args.config ?? {}, args.secretKeys ?? []);
   pulumi.runtime.setMocks(
     {
       newResource(a: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+        raw.set(a.name, a.inputs);
         registered.push({ type: a.type, name: a.name, inputs: unwrapSecrets(a.inputs) as Inputs, custom: a.custom ?? true, plainStrings: plainStrings(a.inputs) });
-        return { id: `${a.name}-id`, state: { ...a.inputs, ...fakeOutputs(a.type, a.name, a.inputs) } };
+        return { id: `${a.name}-id`, state: { ...a.inputs, ...fakeOutputs(a.type, a.name, a.inputs), ...args.outputs?.(a.type, a.name, a.inputs) } };
       },
       call(a: pulumi.runtime.MockCallArgs) {
         return a.inputs;
@@ -140,7 +168,7 @@ export function installMocks(args: InstallMocksArgs = {}): MockRuntime {
     },
     args.project ?? "nexus-db",
     args.stack ?? "dev",
-    false,
+    args.preview ?? false,
   );
   const names = () => registered.map((r) => r.name).join(", ");
   return {
@@ -167,9 +195,15 @@ export function installMocks(args: InstallMocksArgs = {}): MockRuntime {
     ofType(type) {
       return registered.filter((r) => r.type === type || r.type.endsWith(`:${type}`));
     },
+    rawInputs(name) {
+      const r = raw.get(name);
+      if (!r) throw new Error(`no resource named ${name}; registered: ${names()}`);
+      return r;
+    },
     reset() {
       registered.length = 0;
       constructed.length = 0;
+      raw.clear();
     },
   };
 }

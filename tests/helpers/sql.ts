@@ -129,3 +129,19 @@ export async function schemaDump(url: string): Promise<string> {
     })
     .join("\n");
 }
+
+/** Ids of the people and engines in sql/seeds/test_data.sql, as the seed tests name them. */
+export const SEED_USERS = {
+  alice: "10000000-0000-4000-8000-000000000001",
+  bob: "10000000-0000-4000-8000-000000000002",
+  carol: "10000000-0000-4000-8000-000000000003",
+  dave: "10000000-0000-4000-8000-000000000004",
+  erin: "10000000-0000-4000-8000-000000000005",
+};
+export const SEED_ENGINES = {
+  clamav: "20000000-0000-4000-8000-000000000001",
+  yara: "20000000-0000-4000-8000-000000000002",
+  sandbox: "20000000-0000-4000-8000-000000000003",
+  carolAnalyst: "20000000-0000-4000-8000-000000000004",
+  ml: "20000000-0000-4000-8000-000000000005",
+};

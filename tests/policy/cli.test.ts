@@ -9,9 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { describe, expect, it } from "vitest";
+import { DOCKER_PLUGIN } from "../../components/docker-store";
 import { uniqueSuffix } from "../helpers/env";
 import {
-  fakeProviderPlugins,
   inlineStack,
   localStackConfig,
   previewWithPolicies,
@@ -82,7 +82,7 @@ function protectedStackProgram(v: Variant = {}): () => Promise<void> {
       new docker.Container(
         "nexus-postgres-container",
         { image: "postgres:16", name: "prod-postgres", ports: [{ internal: 5432, external: 5432, ip: "0.0.0.0", protocol: "tcp" }], envs: ["POSTGRES_PASSWORD=changeme", pulumi.interpolate`REDISCLI_AUTH=${pw.result}`] },
-        { protect: true },
+        { ...DOCKER_PLUGIN, protect: true },
       );
     }
   };
@@ -181,13 +181,10 @@ describe("inline programs with the program's resource shapes", () => {
     expect(out.output).not.toContain("nexus-tls-required");
   }, INLINE_TIMEOUT);
 
-  it("a store published beyond loopback and a short generated password are refused (docker and random as echo plugins)", async () => {
-    const bin = fakeProviderPlugins(["docker", "random"]);
-    const withFakes = { ...env, PATH: `${bin}:${env.PATH}` };
+  it("a store published beyond loopback and a short generated password are refused (the real docker and random plugins)", async () => {
     const out = await withStack(
-      async () => inlineStack(`prod-docker-${uniqueSuffix()}`, protectedStackProgram({ docker: true }), withFakes),
+      async () => inlineStack(`prod-docker-${uniqueSuffix()}`, protectedStackProgram({ docker: true }), env),
       (s) => previewWithPolicies(s),
-      bin,
     );
     expect(out.ok).toBe(false);
     expect(out.output).toContain("[mandatory]  nexus-loopback-only");

@@ -2,11 +2,12 @@
 // (scripts/env.sh), stacks named so the pack treats them as protected or not, and cleanup.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import * as path from "node:path";
 import { CommandError, LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
 import { NAMESPACE } from "../../config/schema";
 import { stackFileValues } from "../helpers/stack-files";
+import { PROGRAM_FILES } from "../helpers/stack";
 
 export const ROOT = path.resolve(__dirname, "../..");
 export const POLICY_PACK = path.join(ROOT, "policy");
@@ -36,9 +37,7 @@ export function scratchDir(prefix: string): string {
 /** A copy of the program (its sources, declarations and Pulumi.yaml), node_modules linked. */
 export function projectCopy(prefix: string): string {
   const dir = scratchDir(prefix);
-  for (const f of ["index.ts", "Pulumi.yaml", "package.json", "tsconfig.json", "config", "components", "providers", "engines", "mongo", "redis", "sql"]) {
-    cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
-  }
+  for (const f of PROGRAM_FILES) cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
   symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
   return dir;
 }
@@ -54,7 +53,7 @@ export function localStackConfig(_env?: Record<string, string>): { plain: Record
   const doc = load(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config?: Record<string, unknown> };
   const secrets: Record<string, string> = {};
   for (const [k, v] of Object.entries(doc.config ?? {})) {
-    if (v !== null && typeof v === "object" && "secure" in v) secrets[k] = randomBytes(18).toString("base64url");
+    if (v !== null && typeof v === "object" && "secure" in v) secrets[k] = randomBytes(33).toString("base64url");
   }
   return { plain, secrets };
 }
@@ -119,32 +118,4 @@ export async function removeStack(stack: Stack | undefined, dir?: string): Promi
   } catch {
     // the workspace may be the project copy itself
   }
-}
-
-/**
- * Test doubles of provider plugins that cannot be built here (docker, random): each answers
- * CheckConfig/Configure/Check/Diff by echoing its inputs, so the engine registers the real
- * @pulumi/docker and @pulumi/random resources and the policy pack sees their real inputs.
- * Returns a directory to put first on PATH (the CLI takes plugins from PATH).
- */
-export function fakeProviderPlugins(names: string[]): string {
-  const dir = scratchDir("fake-plugins");
-  const script = path.join(dir, "echo-provider.js");
-  writeFileSync(
-    script,
-    `const { main } = require(${JSON.stringify(path.join(ROOT, "node_modules/@pulumi/pulumi/provider"))});
-main({
-  version: process.env.FAKE_PROVIDER_VERSION || "0.0.0",
-  async check(_urn, _olds, news) { return { inputs: news }; },
-  async diff() { return { changes: false }; },
-  async create(inputs) { return { id: "fake", outs: inputs }; },
-}, process.argv.slice(2));
-`,
-  );
-  for (const n of names) {
-    const bin = path.join(dir, `pulumi-resource-${n}`);
-    writeFileSync(bin, `#!/bin/sh\nexec node ${JSON.stringify(script)} "$@"\n`);
-    chmodSync(bin, 0o755);
-  }
-  return dir;
 }

@@ -3,60 +3,18 @@
 // no plain passwords in state, then the changes a pull request brings: a migration, an edited
 // migration, an index, warmup data — and destroy keeps the data.
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import type { ConfigMap, Stack } from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { MongoClient } from "mongodb";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DATABASE_URL, MONGODB_URL, REDIS_URL, pgUrlFor, uniqueSuffix } from "../helpers/env";
-import { createStack, projectCopy, pulumiRoot, stackEnv, type ProjectCopy } from "../helpers/stack";
+import { DATABASE_URL, MONGODB_URL, REDIS_URL, pgUrlFor } from "../helpers/env";
+import { createStack, localStackFixture, pathsHolding, projectCopy, pulumiRoot, stackEnv, type ProjectCopy } from "../helpers/stack";
 
-const suffix = uniqueSuffix();
-const db = `nexus_e2e_${suffix}`;
-const roles = { owner: `e2e_${suffix}_owner`, app: `e2e_${suffix}_app`, readonly: `e2e_${suffix}_ro` };
-const passwords = Object.fromEntries(
-  ["postgresOwnerPassword", "postgresAppPassword", "postgresReadonlyPassword", "mongoAppPassword", "mongoAnalyticsPassword", "redisAdminPassword", "redisAppPassword", "redisReadonlyPassword", "redisWarmupPassword"].map((k) => [
-    k,
-    randomBytes(18).toString("base64url"),
-  ]),
-);
-
-function stackConfig(): ConfigMap {
-  const pg = new URL(DATABASE_URL);
-  const mongo = new URL(MONGODB_URL);
-  const redis = new URL(REDIS_URL);
-  const json = (v: unknown) => ({ value: JSON.stringify(v) });
-  const c: ConfigMap = {
-    "nexus-db:environment": { value: "local" },
-    "nexus-db:postgres": json({
-      backend: "external",
-      database: db,
-      roles,
-      external: { host: pg.hostname, port: Number(pg.port || 5432), adminUser: decodeURIComponent(pg.username || "postgres"), adminDatabase: pg.pathname.slice(1) || "postgres", sslMode: "disable" },
-    }),
-    "nexus-db:mongo": json({
-      backend: "external",
-      external: { host: mongo.hostname, port: Number(mongo.port || 27017), adminUser: "" },
-      settings: {
-        database: db,
-        allowMissingFeatures: ["validators", "collMod", "ttlIndexes", "partialIndexes", "textIndexes", "users"],
-        users: { app: { name: `e2e_${suffix}_app` }, analytics: { name: `e2e_${suffix}_analytics` } },
-      },
-    }),
-    "nexus-db:redis": json({
-      backend: "external",
-      external: { host: redis.hostname, port: Number(redis.port || 6379), adminUser: "default" },
-      settings: {
-        keyPrefix: `e2e${suffix}:`,
-        acl: { users: { admin: { name: `e2e_${suffix}_admin` }, app: { name: `e2e_${suffix}_app` }, readonly: { name: `e2e_${suffix}_ro` }, warmup: { name: `e2e_${suffix}_warm` } } },
-      },
-    }),
-  };
-  for (const [k, v] of Object.entries(passwords)) c[`nexus-db:${k}`] = { value: v, secret: true };
-  return c;
-}
+const fx = localStackFixture("e2e", { jwtSecret: true });
+const { suffix, db, roles, passwords } = fx;
+const stackConfig = fx.config;
 
 async function pgQuery<T extends object>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new Client({ connectionString: url });
@@ -73,14 +31,6 @@ function roleUrl(role: string, password: string): string {
   u.username = role;
   u.password = password;
   return u.toString();
-}
-
-/** JSON paths inside `value` whose string contains `needle`. */
-function pathsHolding(value: unknown, needle: string, at = "$"): string[] {
-  if (typeof value === "string") return value.includes(needle) ? [at] : [];
-  if (Array.isArray(value)) return value.flatMap((v, i) => pathsHolding(v, needle, `${at}[${i}]`));
-  if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => pathsHolding(v, needle, `${at}.${k}`));
-  return [];
 }
 
 let copy: ProjectCopy;
@@ -105,6 +55,8 @@ describe("the local stack with the real CLI", () => {
       for (const r of [roles.app, roles.readonly, roles.owner]) await pgQuery(DATABASE_URL, `DROP ROLE IF EXISTS "${r}"`).catch(() => undefined);
       const m = await MongoClient.connect(MONGODB_URL);
       await m.db(db).dropDatabase().catch(() => undefined);
+      // Users belong to the server on DocumentDB (not to the database just dropped).
+      for (const u of [`e2e_${suffix}_app`, `e2e_${suffix}_analytics`]) await m.db(db).command({ dropUser: u }).catch(() => undefined);
       await m.close();
     }
   }, 300_000);
@@ -125,6 +77,17 @@ describe("the local stack with the real CLI", () => {
     expect(Number(counts.views)).toBe(3);
     expect(Number(counts.version)).toBe(5);
     expect((outputs.postgres.value as { schemaVersion: number }).schemaVersion).toBe(5);
+  });
+
+  it("gives the backend a Mongo URL whose user exists: it logs in and reads (unless the server has no users)", async (ctx) => {
+    const unsupported = (outputs.mongo.value as { unsupportedByServer: string[] }).unsupportedByServer;
+    ctx.skip(unsupported.some((u) => u.includes("user ")), `the server has no users: ${unsupported.filter((u) => u.includes("user ")).join("; ")}`);
+    const app = await MongoClient.connect(String(outputs.MONGODB_URL.value), { serverSelectionTimeoutMS: 5000 });
+    try {
+      expect(await app.db(db).collection("engine_stats").countDocuments()).toBe(0);
+    } finally {
+      await app.close();
+    }
   });
 
   it("loads the seed data (local stacks seed by default)", async () => {
@@ -159,7 +122,7 @@ describe("the local stack with the real CLI", () => {
     await r.connect();
     try {
       // DB 3, the engine reputation cache: one key per engine of the seed data, under the stack's prefix.
-      const keys = await r.keys(`e2e${suffix}:engine:*`);
+      const keys = await r.keys(`e2e${suffix}:reputation:engine:*`);
       expect(keys.length).toBe(5);
       await r.select(1);
       expect((await r.keys(`e2e${suffix}:*`)).length).toBeGreaterThan(0);
@@ -193,8 +156,8 @@ describe("the local stack with the real CLI", () => {
     const r = new IORedis(outputs.REDIS_URL.value as string, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await r.connect();
     try {
-      // Logged in as the app user: its own prefix is writable, anything else is not.
-      expect(await r.set(`e2e${suffix}:e2e-probe`, "1", "EX", 60)).toBe("OK");
+      // Logged in as the app user: its logical databases' namespaces are writable, anything else is not.
+      expect(await r.set(`e2e${suffix}:session:e2e-probe`, "1", "EX", 60)).toBe("OK");
       await expect(r.set("outside:prefix", "x")).rejects.toThrow(/NOPERM/);
     } finally {
       r.disconnect();
@@ -205,7 +168,31 @@ describe("the local stack with the real CLI", () => {
     const p = await stack.preview({ diff: true, color: "never" });
     const changed = Object.entries(p.changeSummary).filter(([op, n]) => op !== "same" && n > 0);
     expect(changed, p.stdout).toEqual([]);
+    // The dynamic providers' head start (providers/prestart.ts) leaves no trace in what a user reads.
+    expect(`${p.stdout}\n${p.stderr}`).not.toMatch(/unknown function|nexusDbStartProvider|error/i);
   }, 300_000);
+
+  it("npm run env's .env alone configures working clients of the three stores (the deploy test's check)", async () => {
+    const outputs = await stack.outputs();
+    expect(outputs.backend.secret).toBe(true);
+    const { writeBackendFiles } = await import("../../scripts/env-file");
+    const { checkBackend } = await import("../../scripts/check-backend");
+    const { parse } = await import("dotenv");
+    const values = Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.value]));
+    const written = writeBackendFiles(values, { stack: stack.name, envFile: path.join(copy.dir, ".env"), tomlFile: path.join(copy.dir, "config.toml") });
+    const vars = parse(readFileSync(written.envFile, "utf8"));
+    expect(vars.JWT_SECRET).toBe(passwords.jwtSecret);
+    expect(vars.REDIS_KEY_PREFIX).toBe(`e2e${suffix}:`);
+    const r = await checkBackend(vars);
+    // FerretDB 1.24 has no users (the stack lists "users" in allowMissingFeatures), so the app user's
+    // URL cannot authenticate there: that one check is not passed but named as the server's gap.
+    // Against a real MongoDB (MONGODB_URL) all four must pass.
+    const ferretGap = r.failed.filter((l) => /^MongoDB: Unsupported authentication mechanism/.test(l));
+    expect(r.failed.filter((l) => !ferretGap.includes(l))).toEqual([]);
+    if (ferretGap.length > 0) console.warn(`check-backend MongoDB not verified here (the test server lacks users): ${ferretGap[0]}`);
+    expect(r.ok.map((l) => l.slice(0, l.indexOf(":")))).toEqual(["JWT_SECRET", "PostgreSQL", ...(ferretGap.length ? [] : ["MongoDB"]), "Redis"]);
+    expect(r.ok.find((l) => l.startsWith("PostgreSQL"))).toContain(`${roles.app}@${db}`);
+  }, 120_000);
 
   it("keeps no generated or configured password in plain text in the state", async () => {
     // `pulumi stack export` as an operator runs it (the Automation API's exportStack shows secrets).

@@ -1,0 +1,28 @@
+// Starts the dynamic providers' process while the program is still loading.
+//
+// Pulumi starts the `pulumi-nodejs` provider process (Node.js, then @pulumi/pulumi: about a second
+// on a busy two-core machine) only when the first dynamic resource is registered — after the
+// program has loaded its modules, read its config and built its components, so every preview and
+// up waits for the two one after the other. An invoke of the `pulumi-nodejs` package makes the
+// engine start that process at once; the dynamic provider answers any invoke "unknown function",
+// which is expected and ignored. Imported first by index.ts: imports run in order, so the process
+// starts before the program's own modules load.
+// The two runtime files the language host has loaded already: not @pulumi/pulumi itself, whose
+// first load (≈ 600 modules) is part of what the head start overlaps.
+import { invoke } from "@pulumi/pulumi/runtime/invoke";
+import { hasMonitor } from "@pulumi/pulumi/runtime/settings";
+
+/** The token invoked: no dynamic provider implements it (the SDK's provider implements no invoke). */
+export const PRESTART_TOKEN = "pulumi-nodejs:dynamic:nexusDbStartProvider";
+
+/** Asks the engine for the dynamic provider's process now; never fails the program. */
+export function prestartDynamicProviders(): void {
+  try {
+    if (!hasMonitor()) return; // not under the engine (a test importing the program's modules)
+    invoke(PRESTART_TOKEN, {}).catch(() => undefined);
+  } catch {
+    // An engine that refuses the invoke outright costs only the head start.
+  }
+}
+
+prestartDynamicProviders();

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The Node.js language host and the resource provider plugins the program uses, at the versions
+# of their npm packages. Called by scripts/bootstrap.sh after the CLI is in place.
+#
+# For each part, in order:
+#   1. already there (a `pulumi` of a normal machine with its plugins, or our own cache) → nothing;
+#   2. built before by this script → cached under $NEXUS_CACHE/plugins/<name>/<version>;
+#   3. the public sources in $NEXUS_TOOLCHAIN_SRC (default: ../shared/toolchain-src beside the
+#      repository) → built with Go, once, then cached;
+#   4. otherwise a download (`pulumi plugin install`, on machines that can reach the plugin server);
+#   5. otherwise a clear error naming what is missing.
+# Prints which parts were built and how long each took.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$NEXUS_ROOT"
+
+log() { printf '[plugins] %s\n' "$*" >&2; }
+die() { printf '[plugins] error: %s\n' "$*" >&2; exit 1; }
+
+BIN="$PULUMI_ROOT/bin"
+[ -x "$BIN/pulumi" ] || die "the Pulumi CLI is not at $BIN yet: run scripts/bootstrap.sh"
+SRC="${NEXUS_TOOLCHAIN_SRC:-$NEXUS_ROOT/../shared/toolchain-src}"
+WORK="$NEXUS_CACHE/build/plugins"
+export GOFLAGS=-mod=mod GOTOOLCHAIN=local
+
+# The plugin versions are those of the npm packages (pinned exactly in package.json), so the
+# CLI never asks for a plugin it does not have.
+npm_version() { node -p "require('./node_modules/@pulumi/$1/package.json').version"; }
+# The plugin version a package's resources ask for. @pulumi/docker 5.1.0 was never published to
+# npm: the program uses the 5.2.0 package and asks for the 5.1.0 plugin explicitly
+# (DOCKER_PLUGIN in components/docker-store.ts).
+plugin_version() {
+  case "$1" in
+    docker) echo 5.1.0 ;;
+    *) npm_version "$1" ;;
+  esac
+}
+
+archive() { # the one archive in $SRC whose name starts with $1, or nothing
+  ls "$SRC"/"$1"*.tar.gz 2>/dev/null | head -1
+}
+
+# Unpacks archive $1 into $2 (the archive holds one top folder; its contents land in $2).
+unpack() {
+  rm -rf "$2" && mkdir -p "$2"
+  tar -xzf "$1" -C "$2" --strip-components=1
+}
+
+# Unpacks the two modules that the Terraform bridge imports and the proxy refuses; prints
+# `go mod edit` arguments replacing them.
+bridge_replaces() {
+  local yaml dotnet
+  yaml="$(archive pulumi-yaml-)"; dotnet="$(archive pulumi-language-dotnet-)"
+  [ -n "$yaml" ] && [ -n "$dotnet" ] || die "pulumi-yaml-*.tar.gz or pulumi-language-dotnet-*.tar.gz missing in $SRC"
+  [ -d "$WORK/pulumi-yaml" ] || unpack "$yaml" "$WORK/pulumi-yaml"
+  [ -d "$WORK/pulumi-dotnet" ] || unpack "$dotnet" "$WORK/pulumi-dotnet"
+  echo "-replace=github.com/pulumi/pulumi-yaml=$WORK/pulumi-yaml"
+  echo "-replace=github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3=$WORK/pulumi-dotnet/pulumi-language-dotnet"
+}
+
+timed() { # label, command...
+  local label=$1 start=$SECONDS
+  shift
+  "$@"
+  log "built $label in $((SECONDS - start)) s"
+}
+
+# --- the Node.js language host --------------------------------------------------------------------
+LANGHOST_STAMP="$BIN/.pulumi-language-nodejs.version"
+build_langhost() {
+  local src dir
+  src="$(archive "pulumi-language-nodejs-v$PULUMI_VERSION")"
+  [ -n "$src" ] || die "no pulumi-language-nodejs v$PULUMI_VERSION: neither beside the CLI nor pulumi-language-nodejs-v$PULUMI_VERSION.tar.gz in $SRC (set NEXUS_TOOLCHAIN_SRC)"
+  dir="$WORK/pulumi-language-nodejs"
+  unpack "$src" "$dir"
+  (
+    cd "$dir/sdk/nodejs/cmd/pulumi-language-nodejs"
+    # Its go.mod points pkg and sdk at the monorepo (../../..); the release's own modules replace them.
+    go mod edit -dropreplace=github.com/pulumi/pulumi/pkg/v3 -dropreplace=github.com/pulumi/pulumi/sdk/v3 \
+      -require="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+    go mod tidy >/dev/null 2>&1 || go mod download
+    go build -trimpath -o "$BIN/.pulumi-language-nodejs.new" \
+      -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" .
+  )
+  # Built beside, then renamed: stacks running now keep the binary they started with.
+  mv -f "$BIN/.pulumi-language-nodejs.new" "$BIN/pulumi-language-nodejs"
+  echo "v$PULUMI_VERSION" > "$LANGHOST_STAMP"
+}
+
+if [ "$(cat "$LANGHOST_STAMP" 2>/dev/null)" != "v$PULUMI_VERSION" ] && \
+   ! { [ -L "$BIN/pulumi" ] && [ -L "$BIN/pulumi-language-nodejs" ]; }; then
+  timed "pulumi-language-nodejs v$PULUMI_VERSION" build_langhost
+fi
+
+# --- resource providers ---------------------------------------------------------------------------
+plugin_installed() { # name, version
+  "$BIN/pulumi" plugin ls --json 2>/dev/null | node -e '
+    const [name, version] = process.argv.slice(1);
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      const found = (JSON.parse(s || "[]") || []).some((p) => p.kind === "resource" && p.name === name && p.version === version);
+      process.exit(found ? 0 : 1);
+    });' "$1" "$2"
+}
+
+# usage: build_provider NAME VERSION VERSION_PACKAGE [UPSTREAM_ARCHIVE_PREFIX]
+build_provider() {
+  local name=$1 version=$2 version_pkg=$3 upstream=${4:-} src dir out
+  src="$(archive "pulumi-$name-v$version")"
+  [ -n "$src" ] || die "pulumi-resource-$name $version is not installed and cannot be built: pulumi-$name-v$version.tar.gz is not in $SRC (set NEXUS_TOOLCHAIN_SRC, or install the plugin with \`pulumi plugin install resource $name $version\` on a machine that can download)"
+  dir="$WORK/$name"
+  unpack "$src" "$dir"
+  local edits=()
+  mapfile -t edits < <(bridge_replaces)
+  if [ -n "$upstream" ]; then
+    local up
+    up="$(archive "$upstream")"
+    [ -n "$up" ] || die "$upstream*.tar.gz (the Terraform provider that pulumi-$name wraps) is not in $SRC"
+    unpack "$up" "$dir/upstream"
+    # The provider repository's own patches to its upstream, in order.
+    for p in "$dir"/patches/*.patch; do
+      [ -e "$p" ] || continue
+      patch -s -p1 -d "$dir/upstream" < "$p"
+    done
+  fi
+  (
+    cd "$dir/provider"
+    if [ "$name" = tls ]; then
+      # pulumi-tls wraps the upstream through a nested shim module; both resolve it locally.
+      go mod edit -replace="github.com/hashicorp/terraform-provider-tls=$dir/upstream"
+      (cd shim && go mod edit -replace="github.com/hashicorp/terraform-provider-tls=$dir/upstream")
+    fi
+    go mod edit "${edits[@]}"
+    cd "cmd/pulumi-resource-$name"
+    VERSION="$version" go run ./generate.go
+    out="$NEXUS_CACHE/plugins/$name/$version"
+    mkdir -p "$out"
+    go build -trimpath -o "$out/pulumi-resource-$name" -ldflags "-X $version_pkg.Version=$version" .
+  )
+}
+
+ensure_provider() { # name, version package, [upstream archive prefix]
+  local name=$1 version bin
+  version="$(plugin_version "$name")"
+  plugin_installed "$name" "$version" && return 0
+  bin="$NEXUS_CACHE/plugins/$name/$version/pulumi-resource-$name"
+  if [ ! -x "$bin" ]; then
+    if [ -d "$SRC" ] && [ -n "$(archive "pulumi-$name-v$version")" ]; then
+      timed "pulumi-resource-$name $version" build_provider "$name" "$version" "$2" "${3:-}"
+    elif "$BIN/pulumi" plugin install resource "$name" "$version" >/dev/null 2>&1; then
+      log "downloaded pulumi-resource-$name $version"
+      return 0
+    else
+      build_provider "$name" "$version" "$2" "${3:-}" # fails naming what is missing
+    fi
+  fi
+  "$BIN/pulumi" plugin install resource "$name" "$version" --file "$bin" >/dev/null
+  log "installed pulumi-resource-$name $version"
+}
+
+ensure_provider random github.com/pulumi/pulumi-random/provider/v4/pkg/version
+ensure_provider tls github.com/pulumi/pulumi-tls/provider/v5/pkg/version upstream-terraform-provider-tls
+ensure_provider postgresql github.com/pulumi/pulumi-postgresql/provider/v3/pkg/version upstream-terraform-provider-postgresql
+ensure_provider docker github.com/pulumi/pulumi-docker/provider/v5/pkg/version upstream-terraform-provider-docker

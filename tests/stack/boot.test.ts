@@ -1,0 +1,48 @@
+// How the program process starts, in a fresh Node process as the language host starts it
+// (`--require ./boot.cjs` from Pulumi.yaml): the SDK loads before tsx's hooks and without the
+// TypeScript compiler, a closure serialized after all still gets the real compiler, the program's
+// TypeScript still runs, and the provider head start does nothing outside the engine.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+function run(code: string, preload = "./boot.cjs"): Record<string, unknown> {
+  const r = spawnSync(process.execPath, ["--require", preload, "-e", code], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
+}
+
+const TS_LOADED = `Object.keys(require.cache).some((k) => /node_modules\\/typescript\\//.test(k))`;
+
+describe("the program's boot", () => {
+  it("Pulumi.yaml starts the program with boot.cjs", () => {
+    expect(readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")).toMatch(/^\s+nodeargs: --require \.\/boot\.cjs$/m);
+  });
+
+  it("the SDK loads without the TypeScript compiler (and with it under plain tsx), then a TypeScript module runs", () => {
+    const booted = run(`const p = require("./providers/prestart.ts"); console.log(JSON.stringify({ ts: ${TS_LOADED}, token: p.PRESTART_TOKEN }));`);
+    expect(booted).toEqual({ ts: false, token: "pulumi-nodejs:dynamic:nexusDbStartProvider" });
+    // The baseline: the SDK's own behaviour, which the stand-in avoids.
+    const plain = run(`require("@pulumi/pulumi"); console.log(JSON.stringify({ ts: ${TS_LOADED} }));`, "tsx/cjs");
+    expect(plain.ts).toBe(true);
+  });
+
+  it("a function serialized after all: the real compiler loads on first use and the closure serializes", () => {
+    const r = run(`
+      const pulumi = require("@pulumi/pulumi");
+      const before = ${TS_LOADED};
+      const factor = 6;
+      pulumi.runtime.serializeFunction((x) => x * factor).then((s) => {
+        console.log(JSON.stringify({ before, after: ${TS_LOADED}, text: s.text.includes("factor") }));
+      }, (e) => { console.error(e); process.exit(1); });`);
+    expect(r).toEqual({ before: false, after: true, text: true });
+  });
+
+  it("outside the engine (no monitor) the provider head start invokes nothing and fails nothing", () => {
+    const r = run(`const p = require("./providers/prestart.ts"); p.prestartDynamicProviders(); console.log(JSON.stringify({ ok: true }));`);
+    expect(r.ok).toBe(true);
+  });
+});
