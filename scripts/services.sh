@@ -124,11 +124,15 @@ start_redis() {
 
 CLUSTER_DIR="$NEXUS_RUN/redis-cluster"
 cluster_ports() { seq "$NEXUS_REDIS_CLUSTER_PORT" $((NEXUS_REDIS_CLUSTER_PORT + 5)); }
-cluster_ok() { # every node answers, and the cluster has its 3 masters and 3 replicas with all slots
-  local info
-  info=$(redis-cli -h 127.0.0.1 -p "$NEXUS_REDIS_CLUSTER_PORT" cluster info 2>/dev/null) || return 1
-  grep -q 'cluster_state:ok' <<<"$info" && grep -q 'cluster_slots_assigned:16384' <<<"$info" && grep -q 'cluster_known_nodes:6' <<<"$info" || return 1
-  [ "$(redis-cli -h 127.0.0.1 -p "$NEXUS_REDIS_CLUSTER_PORT" cluster nodes | grep -c master)" = 3 ]
+cluster_ok() { # every node answers and says the cluster is ok with all slots and 6 nodes; 3 of them masters
+  local info port
+  for port in $(cluster_ports); do
+    # A node that was just restarted or re-joined says cluster_state:fail for a while even when the
+    # seed node is happy, and a client may ask any node.
+    info=$(redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null) || return 1
+    grep -q 'cluster_state:ok' <<<"$info" && grep -q 'cluster_slots_assigned:16384' <<<"$info" && grep -q 'cluster_known_nodes:6' <<<"$info" || return 1
+  done
+  [ "$(redis-cli -h 127.0.0.1 -p "$NEXUS_REDIS_CLUSTER_PORT" cluster nodes | grep -v fail | grep -c master)" = 3 ]
 }
 
 # A real Redis Cluster on loopback: six redis-server processes with cluster-enabled (bus ports
@@ -191,9 +195,11 @@ start_cluster() {
     cluster_create
   fi
   if ! cluster_healthy_within 240; then
-    redis-cli -h 127.0.0.1 -p "$NEXUS_REDIS_CLUSTER_PORT" cluster info >&2 2>/dev/null || true
+    for port in $(cluster_ports); do
+      echo "node $port: $(redis-cli -h 127.0.0.1 -p "$port" cluster info 2>&1 | tr -d '\r' | grep -E '^cluster_(state|known_nodes|slots_assigned):' | tr '\n' ' ')" >&2
+    done
     redis-cli -h 127.0.0.1 -p "$NEXUS_REDIS_CLUSTER_PORT" cluster nodes >&2 2>/dev/null || true
-    die "the Redis Cluster did not reach cluster_state:ok with 3 masters (logs under $CLUSTER_DIR)"
+    die "the Redis Cluster did not reach cluster_state:ok on every node with 3 masters (logs under $CLUSTER_DIR)"
   fi
 }
 

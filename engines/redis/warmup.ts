@@ -224,6 +224,38 @@ function who(o: RedisOptions): string {
   return `${o.host ?? "127.0.0.1"}:${o.port ?? 6379}${o.username ? ` as ${o.username}` : ""}`;
 }
 
+const CLUSTER_READY_MS = 15_000;
+
+class ClusterNotReady extends Error {}
+
+/**
+ * Every master answers CLUSTER INFO with cluster_state:ok — a node that was just restarted or
+ * re-joined says fail for a few seconds, and the warmup must not start writing into that. Waits
+ * until the deadline, then names the nodes that were not ok and what they said.
+ */
+async function clusterReady(c: Cluster, deadline: number): Promise<void> {
+  for (;;) {
+    const states = await Promise.all(
+      c.nodes("master").map(async (n) => {
+        const at = `${n.options.host ?? "?"}:${n.options.port ?? "?"}`;
+        try {
+          const state = /^cluster_state:(\w+)/m.exec(String(await n.call("CLUSTER", "INFO")))?.[1] ?? "unknown";
+          return { at, ok: state === "ok", said: `cluster_state:${state}` };
+        } catch (e) {
+          return { at, ok: false, said: (e as Error).message };
+        }
+      }),
+    );
+    const bad = states.filter((s) => !s.ok);
+    if (states.length > 0 && bad.length === 0) return;
+    if (Date.now() + 250 > deadline) {
+      const what = states.length === 0 ? "no master node is known" : bad.map((s) => `${s.at} says ${s.said}`).join("; ");
+      throw new ClusterNotReady(`the cluster is not ready after ${CLUSTER_READY_MS / 1000} s: ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** Control connections: one per database number (standalone), or one cluster client. */
 interface Control {
   cluster: boolean;
@@ -241,7 +273,9 @@ async function openControl(opts: RedisOptions, cluster: boolean): Promise<Contro
     const port = opts.port ?? 6379;
     const c = new IOCluster([{ host, port }], {
       lazyConnect: true,
-      enableReadyCheck: true,
+      // ioredis' own ready check never settles connect() when a node says cluster_state:fail (it
+      // reconnects in the background and the first promise is forgotten): ours, below, says which node.
+      enableReadyCheck: false,
       redisOptions: { username: opts.username, password: opts.password, tls: opts.tls, connectTimeout: 5000, maxRetriesPerRequest: 2 },
       // A failover or a resharding during the warmup: follow MOVED/ASK, wait out CLUSTERDOWN.
       maxRedirections: 16,
@@ -251,15 +285,19 @@ async function openControl(opts: RedisOptions, cluster: boolean): Promise<Contro
     });
     let lastError: Error | undefined;
     c.on("error", (e: Error) => (lastError ??= e));
+    c.on("node error", (e: Error) => (lastError ??= e));
+    const deadline = Date.now() + CLUSTER_READY_MS;
     try {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         c.connect(),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no answer within 15 s")), 15_000))),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CLUSTER_READY_MS / 1000} s`)), CLUSTER_READY_MS))),
       ]).finally(() => clearTimeout(timer));
+      await clusterReady(c, deadline);
     } catch (e) {
       c.disconnect();
-      throw new WarmupError(`cannot connect to the Redis Cluster at ${who(opts)}: ${(lastError ?? (e as Error)).message}`, { cause: e });
+      const reason = e instanceof ClusterNotReady ? e.message : (lastError ?? (e as Error)).message;
+      throw new WarmupError(`cannot connect to the Redis Cluster at ${who(opts)}: ${reason}`, { cause: e });
     }
     return {
       cluster: true,
