@@ -1,6 +1,8 @@
 // The nexus-db program: reads the typed stack config and builds the database layer.
-// First: the dynamic providers' process starts while the rest loads (providers/prestart.ts).
+// First: the dynamic providers' process, and on docker stacks the docker provider plugin, start
+// while the rest loads (providers/prestart.ts, components/docker-prestart.ts).
 import "./providers/prestart";
+import "./components/docker-prestart";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "./config/read";
 import { DatabaseLayer } from "./components/database-layer";

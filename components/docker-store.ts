@@ -48,6 +48,12 @@ export interface DockerStoreArgs {
   /** Shell run as root after the files are in place and before the entrypoint (e.g. credentials for kept data). */
   prelude?: string;
   healthcheck: string[];
+  /**
+   * `pulumi up` waits until Docker calls the container healthy. Docker 20.10 runs the first check a
+   * whole interval (5 s) after the start, so a store whose dependents wait for it themselves (they
+   * connect with a start-up wait) leaves this off and they begin as soon as it answers. Default true.
+   */
+  waitHealthy?: boolean;
   protect: boolean;
   parent: pulumi.Resource;
 }
@@ -156,9 +162,8 @@ export function dockerStore(name: string, a: DockerStoreArgs): DockerStore {
       volumes: [{ volumeName: volume.name, containerPath: a.dataPath }],
       uploads: a.files.map((f) => ({ file: UPLOAD_DIR + f.path, content: f.content })),
       healthcheck: { tests: ["CMD-SHELL", ...a.healthcheck], interval: "5s", timeout: "5s", retries: 30, startPeriod: "10s" },
-      // `pulumi up` returns only when the store is healthy: what depends on it can connect.
-      wait: true,
-      waitTimeout: 300,
+      // Docker's view of the store (`docker ps`, restarts) either way; `up` waits for it only when asked.
+      ...(a.waitHealthy === false ? {} : { wait: true, waitTimeout: 300 }),
       logDriver: "json-file",
       logOpts: { "max-size": "50m", "max-file": "3" },
     },

@@ -26,3 +26,30 @@ export const SECRET_KEYS = [
   "backupKey",
 ] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/** Where a store's server comes from. */
+export const BACKENDS = ["docker", "external", "cloud"] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+/** A store's backend when the stack does not name one: docker on a dev stack, else external. */
+export function defaultBackend(environment: string): Backend {
+  return environment === "dev" ? "docker" : "external";
+}
+
+/**
+ * Whether a store of the stack runs on the docker backend, from the raw stack config (`get` of a
+ * full key; object values are JSON), before and without the typed config: for the program's head
+ * start. An unparsable value answers false (the typed config reports it, with its path).
+ */
+export function usesDockerBackend(get: (key: string) => string | undefined): boolean {
+  const environment = get(`${NAMESPACE}:environment`) ?? "dev";
+  return ["postgres", "mongo", "redis"].some((store) => {
+    let backend: unknown;
+    try {
+      backend = (JSON.parse(get(`${NAMESPACE}:${store}`) ?? "{}") as { backend?: unknown }).backend;
+    } catch {
+      return false;
+    }
+    return (backend ?? defaultBackend(environment)) === "docker";
+  });
+}

@@ -11,7 +11,7 @@ import { redisSettingsSchema } from "../engines/redis/settings";
 import { KEYSPACE } from "../redis/layout";
 import { atlasRestoreTargetProblem, atlasSchema, cloudProblems, elastiCacheSchema, rdsSchema } from "./cloud";
 import { unknownKeys } from "./keys";
-import { NAMESPACE, SECRET_KEYS } from "./names";
+import { BACKENDS, defaultBackend, NAMESPACE, SECRET_KEYS } from "./names";
 import { isLoopback } from "./rules";
 
 export { NAMESPACE, SECRET_KEYS, type SecretKey } from "./names";
@@ -22,8 +22,7 @@ export type Environment = (typeof ENVIRONMENTS)[number];
 /** Environments whose stacks are protected unless the stack says otherwise. */
 const PROTECTED_BY_DEFAULT: readonly Environment[] = ["staging", "prod"];
 
-export const BACKENDS = ["docker", "external", "cloud"] as const;
-export type Backend = (typeof BACKENDS)[number];
+export { BACKENDS, type Backend } from "./names";
 
 const port = z.number().int().min(1).max(65535);
 const hostName = z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, "a host name or IP address");
@@ -68,7 +67,7 @@ const externalRedisSchema = z.strictObject({
 
 function postgresSchema(env: Environment) {
   return z.strictObject({
-    backend: z.enum(BACKENDS).default(env === "dev" ? "docker" : "external").meta({ description: "Where the server comes from: docker (dev), external (existing server), cloud (managed). Default: docker on dev, else external." }),
+    backend: z.enum(BACKENDS).default(defaultBackend(env)).meta({ description: "Where the server comes from: docker (dev), external (existing server), cloud (managed). Default: docker on dev, else external." }),
     database: identifier.default("nexus_security").meta({ description: "The platform database. Default \"nexus_security\"." }),
     roles: z
       .strictObject({
@@ -97,7 +96,7 @@ function postgresSchema(env: Environment) {
 
 function mongoSchema(env: Environment) {
   return z.strictObject({
-    backend: z.enum(BACKENDS).default(env === "dev" ? "docker" : "external").meta({ description: "Default: docker on dev, else external." }),
+    backend: z.enum(BACKENDS).default(defaultBackend(env)).meta({ description: "Default: docker on dev, else external." }),
     docker: containerSchema({ image: "mongo:7", port: 27017, memoryMb: 1024, cpus: 1 }).prefault({}).meta({ description: "Container settings (docker backend)." }),
     external: externalMongoSchema.prefault({}).meta({ description: "The existing server (external backend)." }),
     cloud: atlasSchema.prefault({}).meta({ description: "MongoDB Atlas (cloud backend): see config/cloud.ts and docs/cloud.md." }),
@@ -107,7 +106,7 @@ function mongoSchema(env: Environment) {
 
 function redisSchema(env: Environment) {
   return z.strictObject({
-    backend: z.enum(BACKENDS).default(env === "dev" ? "docker" : "external").meta({ description: "Default: docker on dev, else external." }),
+    backend: z.enum(BACKENDS).default(defaultBackend(env)).meta({ description: "Default: docker on dev, else external." }),
     docker: containerSchema({ image: "redis:7", port: 6379, memoryMb: 512, cpus: 0.5 }).prefault({}).meta({ description: "Container settings (docker backend)." }),
     external: externalRedisSchema.prefault({}).meta({ description: "The existing server (external backend)." }),
     cloud: elastiCacheSchema.prefault({}).meta({ description: "Amazon ElastiCache (cloud backend): see config/cloud.ts and docs/cloud.md." }),

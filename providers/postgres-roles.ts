@@ -18,6 +18,15 @@ function pgConfig(c: SchemaConnection) {
   return loadEngine<SchemaEngine>("engines/postgres/schema-resource").clientConfig(c);
 }
 
+/**
+ * The first resource to connect: a docker stack's server is created in the same `up` and not waited
+ * for until healthy, so the wait for it to accept connections is here (as for the schema).
+ */
+async function untilAccepting(admin: SchemaConnection): Promise<void> {
+  const { waitUntilAccepting } = loadEngine<typeof import("../engines/postgres/migrator")>("engines/postgres/migrator");
+  await waitUntilAccepting(pgConfig(admin), loadEngine<SchemaEngine>("engines/postgres/schema-resource").SERVER_START_WAIT_MS);
+}
+
 // --- PostgresRoles ----------------------------------------------------------------------------------
 
 interface RolesInputs {
@@ -41,11 +50,13 @@ export const postgresRolesProvider: pulumi.dynamic.ResourceProvider<RolesInputs>
   },
   async create(inputs) {
     const e = loadEngine<RolesEngine>("engines/postgres/roles");
+    await untilAccepting(inputs.admin);
     const report = await e.ensureRoles({ ...inputs, admin: pgConfig(inputs.admin) });
     return { id: `roles/${inputs.database}`, outs: outputsOf(inputs, ROLE_CREDENTIALS, { createdDatabase: report.createdDatabase }, rolesKept(inputs)) };
   },
   async update(_id, olds, news) {
     const e = loadEngine<RolesEngine>("engines/postgres/roles");
+    await untilAccepting(news.admin);
     const report = await e.ensureRoles({ ...news, admin: pgConfig(news.admin) });
     // Whether this resource created the database stays true once it did.
     const createdDatabase = Boolean((olds as { createdDatabase?: boolean }).createdDatabase) || report.createdDatabase;

@@ -146,13 +146,17 @@ export const redisWarmupProvider: pulumi.dynamic.ResourceProvider<RedisWarmupInp
   },
 };
 
+/** How long a warmup waits for a Redis that is still starting. */
+const SERVER_START_WAIT_MS = 60_000;
+
 async function warm(inputs: RedisWarmupInputs): Promise<RedisWarmupOutputs> {
   const engine = loadEngine<Engine>("engines/redis/warmup");
   const { REDIS_DECLARATIONS } = loadEngine<typeof import("../redis/declarations")>("redis/declarations");
   const r = await engine.warmRedis(
     { database: pgClient(inputs.connections.database), redis: inputs.connections.redis, keyspace: inputs.keyspace },
     REDIS_DECLARATIONS,
-    { batchSize: inputs.batchSize },
+    // A docker stack's Redis is created in the same `up` and not waited for until healthy.
+    { batchSize: inputs.batchSize, serverStartWaitMs: SERVER_START_WAIT_MS },
   );
   return {
     keyspace: inputs.keyspace,

@@ -43,6 +43,8 @@ export const dockerPostgres: PostgresBackend = (name, args) => {
     ],
     prelude: ADMIN_PASSWORD_FOLLOWS_STACK,
     healthcheck: ["pg_isready -U postgres -d postgres -h 127.0.0.1"],
+    // The roles and the schema wait for the server to accept connections themselves.
+    waitHealthy: false,
   });
   return {
     host: "127.0.0.1",

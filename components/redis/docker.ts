@@ -37,6 +37,8 @@ export const dockerRedis: RedisBackend = (name, args) => {
     envs: [pulumi.interpolate`REDISCLI_AUTH=${args.passwords.readonly}`],
     files,
     healthcheck: [`redis-cli ${tlsFlags}--user ${settings.acl.users.readonly.name} -h 127.0.0.1 -p 6379 ping | grep -q PONG`],
+    // The warmup, the only resource that connects, waits for the server to answer itself.
+    waitHealthy: false,
   });
   return {
     settings,

@@ -72,20 +72,28 @@ const masters = new Map<string, Promise<Buffer>>();
 const sealingSalts = new Map<string, Buffer>();
 const MAX_CACHED = 8;
 
+/** The entry for `id`, made by `make` when absent; the oldest entry goes when the map is full. */
+function cached<V>(map: Map<string, V>, id: string, make: () => V): V {
+  let v = map.get(id);
+  if (v === undefined) {
+    if (map.size >= MAX_CACHED) map.delete(map.keys().next().value!);
+    v = make();
+    map.set(id, v);
+  }
+  return v;
+}
+
 function passphraseId(passphrase: string | Buffer): string {
   return createHash("sha256").update("nexus-db backup passphrase id\0").update(passphrase).digest("hex");
 }
 
 function cachedMaster(passphrase: string | Buffer, kdf: KdfParams): Promise<Buffer> {
   const id = `${passphraseId(passphrase)}:${kdf.log2N}:${kdf.r}:${kdf.p}:${kdf.salt.toString("hex")}`;
-  let m = masters.get(id);
-  if (!m) {
-    if (masters.size >= MAX_CACHED) masters.delete(masters.keys().next().value!);
-    m = scryptMaster(passphrase, kdf);
+  return cached(masters, id, () => {
+    const m = scryptMaster(passphrase, kdf);
     m.catch(() => masters.delete(id));
-    masters.set(id, m);
-  }
-  return m;
+    return m;
+  });
 }
 
 /** Forgets every derived key (the next archive pays scrypt again): what a new process starts with. */
@@ -106,12 +114,7 @@ export async function newArchiveKey(passphrase: string | Buffer, options: { scry
   checkPassphrase(passphrase);
   const params = { ...DEFAULT_SCRYPT, log2N: options.scryptLog2N ?? DEFAULT_SCRYPT.log2N };
   const saltId = `${passphraseId(passphrase)}:${params.log2N}:${params.r}:${params.p}`;
-  let salt = sealingSalts.get(saltId);
-  if (!salt) {
-    if (sealingSalts.size >= MAX_CACHED) sealingSalts.delete(sealingSalts.keys().next().value!);
-    salt = randomBytes(16);
-    sealingSalts.set(saltId, salt);
-  }
+  const salt = cached(sealingSalts, saltId, () => randomBytes(16));
   const kdf = { ...params, salt };
   const archiveSalt = randomBytes(16);
   const { key, check } = expand(await cachedMaster(passphrase, kdf), archiveSalt, KDF_SCRYPT_HKDF_ARCHIVE_SALT);

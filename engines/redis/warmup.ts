@@ -191,6 +191,11 @@ export interface WarmupRunOptions {
   changedKeysLimit?: number;
   /** How long replicas may take to catch up before the markers (cluster). Default 10 s. */
   replicaTimeoutMs?: number;
+  /**
+   * How long to wait for a Redis that is still starting (connection refused, LOADING its data) —
+   * a container created in the same `up`, which is not waited for until healthy. Default 0.
+   */
+  serverStartWaitMs?: number;
   /** Called after each chunk of source rows was queued; tests use it to fail over or restart Redis mid-warm. */
   onProgress?: (p: { set: string; rows: number; sent: number }) => void | Promise<void>;
 }
@@ -222,6 +227,36 @@ const STRICT: RedisOptions = {
 
 function who(o: RedisOptions): string {
   return `${o.host ?? "127.0.0.1"}:${o.port ?? 6379}${o.username ? ` as ${o.username}` : ""}`;
+}
+
+/** Errors of a Redis that is not answering yet: its port not listening, closed at once, loading its data. */
+function isStartingRedis(e: unknown): boolean {
+  const m = (e as Error)?.message ?? "";
+  return /ECONNREFUSED|ECONNRESET|Connection is closed|^LOADING/.test(m);
+}
+
+/**
+ * Waits, up to `ms`, while the server is starting: a PING answered (whatever it answers — a refused
+ * login is the warmup's own error to report) ends the wait. Other errors, and the last one after
+ * `ms`, are left to the connection that follows.
+ */
+export async function waitUntilRedisAnswers(opts: RedisOptions, ms: number): Promise<void> {
+  const { default: IORedis } = await import("ioredis");
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = new IORedis({ ...opts, ...STRICT });
+    r.on("error", () => undefined);
+    try {
+      await r.connect();
+      await r.ping();
+      return;
+    } catch (e) {
+      if (!isStartingRedis(e) || Date.now() >= deadline) return;
+    } finally {
+      r.disconnect();
+    }
+    await new Promise((res) => setTimeout(res, 250));
+  }
 }
 
 const CLUSTER_READY_MS = 15_000;
@@ -1285,6 +1320,7 @@ export async function warmRedis<N extends string>(
   const layout = buildKeyspaceLayout(declarations.keyspace, conn.keyspace);
   const spec = declarations.warmup;
   checkSpec(spec, layout);
+  if (options.serverStartWaitMs && !conn.keyspace?.cluster) await waitUntilRedisAnswers(redisOptionsOf(conn.redis), options.serverStartWaitMs);
   const src = await openSources(conn);
   const notes: string[] = [];
   let lock: WarmupLock | undefined;

@@ -154,7 +154,9 @@ describe("TLS", () => {
 });
 
 describe("the store containers", () => {
-  const common = (name: string, s: { image: string; port: number; memory: number; cpus: string; dataPath: string }) => ({
+  // Only Mongo's container is waited for until healthy: PostgreSQL's and Redis' dependents wait for
+  // the server themselves (the roles and schema resources, the warmup).
+  const common = (name: string, s: { image: string; port: number; memory: number; cpus: string; dataPath: string; waitHealthy: boolean }) => ({
     name,
     image: `sha256:mock-${s.image}`,
     hostname: name,
@@ -165,8 +167,7 @@ describe("the store containers", () => {
     ports: [{ internal: s.port, external: s.port, ip: "127.0.0.1", protocol: "tcp" }],
     networksAdvanced: [{ name: "dev-nexus-db", aliases: [name] }],
     volumes: [{ volumeName: `${name}-data`, containerPath: s.dataPath }],
-    wait: true,
-    waitTimeout: 300,
+    ...(s.waitHealthy ? { wait: true, waitTimeout: 300 } : {}),
     logDriver: "json-file",
     logOpts: { "max-size": "50m", "max-file": "3" },
   });
@@ -208,7 +209,7 @@ describe("the store containers", () => {
   it("PostgreSQL: the exact container", () => {
     const inputs = container("postgres");
     expect(inputs).toEqual({
-      ...common("dev-postgres", { image: "postgres:16", port: 5432, memory: 1024, cpus: "1.0", dataPath: "/var/lib/postgresql/data" }),
+      ...common("dev-postgres", { image: "postgres:16", port: 5432, memory: 1024, cpus: "1.0", dataPath: "/var/lib/postgresql/data", waitHealthy: false }),
       command: expect.any(Array),
       envs: [`POSTGRES_PASSWORD=${pw("nexus-postgres-admin-password")}`, "POSTGRES_USER=postgres", "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=scram-sha-256"],
       uploads: staged([
@@ -263,7 +264,7 @@ describe("the store containers", () => {
 
   it("MongoDB: the exact container, with --auth and requireTLS", () => {
     expect(container("mongo")).toEqual({
-      ...common("dev-mongo", { image: "mongo:7", port: 27017, memory: 1024, cpus: "1.0", dataPath: "/data/db" }),
+      ...common("dev-mongo", { image: "mongo:7", port: 27017, memory: 1024, cpus: "1.0", dataPath: "/data/db", waitHealthy: true }),
       command: expect.any(Array),
       envs: ["MONGO_INITDB_ROOT_USERNAME=nexus_admin", `MONGO_INITDB_ROOT_PASSWORD=${pw("nexus-mongo-admin-password")}`, "MONGO_INITDB_DATABASE=nexus_security"],
       uploads: staged([
@@ -295,7 +296,7 @@ describe("the store containers", () => {
     }, REDIS_DECLARATIONS);
     const inputs = container("redis");
     expect(inputs).toEqual({
-      ...common("dev-redis", { image: "redis:7", port: 6379, memory: 512, cpus: "0.5", dataPath: "/data" }),
+      ...common("dev-redis", { image: "redis:7", port: 6379, memory: 512, cpus: "0.5", dataPath: "/data", waitHealthy: false }),
       command: expect.any(Array),
       envs: [`REDISCLI_AUTH=${pw("nexus-redis-readonly-password")}`],
       uploads: staged([
