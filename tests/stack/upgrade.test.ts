@@ -19,8 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_URL, MONGODB_URL, REDIS_URL } from "../helpers/env";
 import { PROJECT_ROOT, localStackFixture, pathsHolding, projectCopy, pulumiRoot, stackEnv, type ProjectCopy } from "../helpers/stack";
 
-/** The last commit whose dynamic resources had the old type tokens and returned their inputs (credentials included) as outputs. */
-const OLD_COMMIT = "aaebeac";
+/** The last landed commit (before the one-shape change) whose dynamic resources had the old type tokens and returned their inputs (credentials included) as outputs. */
+const OLD_COMMIT = "fdb9ac1";
 const OLD_TREE = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "config", "components", "providers", "engines", "sql", "mongo", "redis"];
 
 const fx = localStackFixture("upg");
