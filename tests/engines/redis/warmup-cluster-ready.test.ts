@@ -1,6 +1,7 @@
 // Connecting to a Redis Cluster whose nodes do not (yet) say cluster_state:ok — a node just
 // restarted or re-joined, slots not all covered. One cluster-enabled redis-server of the test's own
-// with part of the slots: the warmup waits until the cluster is ok, or says which node is not.
+// with part of the slots (and its address announced: a node that met no other lists itself without
+// one): the warmup waits until the cluster is ok, or says which node is not.
 import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { warmRedis, type WarmupConnections } from "../../../engines/redis/warmup";
@@ -29,7 +30,7 @@ beforeAll(async () => {
   server = await startRedisServer({
     dir: tmp.dir,
     port,
-    files: { "redis.conf": `port ${port}\nbind 127.0.0.1\ncluster-enabled yes\ncluster-port ${busPort}\ncluster-config-file nodes.conf\nsave ""\nappendonly no\n` },
+    files: { "redis.conf": `port ${port}\nbind 127.0.0.1\ncluster-enabled yes\ncluster-port ${busPort}\ncluster-config-file nodes.conf\ncluster-announce-ip 127.0.0.1\nsave ""\nappendonly no\n` },
   });
   admin = new Redis({ host: "127.0.0.1", port });
   conn = { database: pgdb.url, redis: { host: "127.0.0.1", port }, keyspace: { cluster: true, keyPrefix: "ready:" } };
