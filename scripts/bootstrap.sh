@@ -23,7 +23,7 @@ ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing ${need_apt[*]}: install them with your package manager"
   log "apt-get install ${need_apt[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq "${need_apt[@]}" >/dev/null
 fi
 command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
 
@@ -76,10 +76,11 @@ if [ ! -x "$BIN/pulumi" ] || [ "$("$BIN/pulumi" version 2>/dev/null)" != "v$PULU
   cli_start=$SECONDS
   # pkg/go.mod replaces sdk with a relative path and atotto/clipboard with a fork, so
   # `go install pkg@version` is refused; a wrapper module that requires both at the same
-  # version and copies the clipboard replace builds the same CLI.
+  # version and copies the clipboard replace builds the same CLI. `-s -w` (no symbol table, no
+  # DWARF), as release builds do: a shorter link, a smaller binary, the same stack traces.
   go_build_in_wrapper "$NEXUS_CACHE/build/pulumi-cli" "$BIN/pulumi" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
-    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
     "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" \
     -- "github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e"
   log "built the Pulumi CLI v$PULUMI_VERSION in $((SECONDS - cli_start)) s"

@@ -46,8 +46,8 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing Debian packages: ${need[*]} (install them as root)"
   log "apt-get install ${need[*]}"
   t=$SECONDS
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   log "apt packages installed in $((SECONDS - t)) s"
 fi
 

@@ -80,7 +80,7 @@ build_langhost() {
       -require="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
     go mod tidy >/dev/null 2>&1 || go mod download
     go build -trimpath -o "$BIN/.pulumi-language-nodejs.new" \
-      -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" .
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" .
   )
   # Built beside, then renamed: stacks running now keep the binary they started with.
   mv -f "$BIN/.pulumi-language-nodejs.new" "$BIN/pulumi-language-nodejs"
@@ -134,7 +134,8 @@ build_provider() {
     VERSION="$version" go run ./generate.go
     out="$NEXUS_CACHE/plugins/$name/$version"
     mkdir -p "$out"
-    go build -trimpath -o "$out/pulumi-resource-$name" -ldflags "-X $version_pkg.Version=$version" .
+    # -s -w: no symbol table and no DWARF, as the release builds (a shorter link on a fresh machine).
+    go build -trimpath -o "$out/pulumi-resource-$name" -ldflags "-s -w -X $version_pkg.Version=$version" .
   )
 }
 

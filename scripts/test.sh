@@ -6,15 +6,24 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$NEXUS_ROOT"
 
-bash scripts/bootstrap.sh
-bash scripts/services.sh
 # The docker stack's tests need an engine and the project's images (built once, then reused): a
-# failure here fails the run. NEXUS_SKIP_DOCKER=1 (a machine that cannot run Docker) skips them, and
-# the tests say so.
+# failure there fails the run. NEXUS_SKIP_DOCKER=1 (a machine that cannot run Docker) skips them, and
+# the tests say so. On a fresh machine that set-up is mostly downloads (docker.io, debootstrap, the
+# images' packages) while bootstrap is mostly Go builds: it runs beside bootstrap and the servers,
+# and the tests wait for it. (env.sh above has installed Node already: the two never race for it.)
+images_pid=""
 if [ "${NEXUS_SKIP_DOCKER:-}" = 1 ]; then
   echo "[test] NEXUS_SKIP_DOCKER=1: the docker stack's tests will be skipped" >&2
 else
-  bash scripts/images.sh
+  bash scripts/images.sh &
+  images_pid=$!
+  trap '[ -z "$images_pid" ] || kill "$images_pid" 2>/dev/null || true' EXIT
+fi
+bash scripts/bootstrap.sh
+bash scripts/services.sh
+if [ -n "$images_pid" ]; then
+  wait "$images_pid" || { echo "[test] the Docker engine or the project's images failed (above)" >&2; exit 1; }
+  images_pid=""
 fi
 # The local file backend (tests that use the stack files need it, on a fresh clone too).
 mkdir -p .pulumi-state
