@@ -11,7 +11,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import importPlugin from "eslint-plugin-import";
 import tseslint from "typescript-eslint";
 
-const TOP = ["./index.ts", "./cli", "./scripts", "./bench", "./tests"];
+const TOP = ["./index.ts", "./program.ts", "./cli", "./scripts", "./bench", "./tests"];
 const zone = (target, from, message) => ({ target, from, message });
 
 export default tseslint.config(

@@ -5,12 +5,13 @@
 // program has loaded its modules, read its config and built its components, so every preview and
 // up waits for the two one after the other. An invoke of the `pulumi-nodejs` package makes the
 // engine start that process at once; the dynamic provider answers any invoke "unknown function",
-// which is expected and ignored. Imported first by index.ts: imports run in order, so the process
-// starts before the program's own modules load.
+// which is expected and ignored. Imported first by index.ts, which waits (`headStartsSent`) until
+// the request has left before it loads the program's own modules: a request is written only when
+// the event loop runs, and their synchronous loading would hold it back until it ends.
 // The two runtime files the language host has loaded already: not @pulumi/pulumi itself, whose
 // first load (≈ 600 modules) is part of what the head start overlaps.
 import { invoke } from "@pulumi/pulumi/runtime/invoke";
-import { hasMonitor } from "@pulumi/pulumi/runtime/settings";
+import { awaitStackRegistrations, hasMonitor } from "@pulumi/pulumi/runtime/settings";
 
 /** The token invoked: no dynamic provider implements it (the SDK's provider implements no invoke). */
 export const PRESTART_TOKEN = "pulumi-nodejs:dynamic:nexusDbStartProvider";
@@ -26,3 +27,16 @@ export function prestartDynamicProviders(): void {
 }
 
 prestartDynamicProviders();
+
+/** How long the program yields after the stack's registration: the invokes' requests are written by then. */
+export const HEAD_START_SEND_MS = 25;
+
+/**
+ * Resolves once the head starts' requests have left: an invoke waits for the stack's registration,
+ * then takes a few turns of the event loop to reach the engine. Immediately outside the engine.
+ */
+export async function headStartsSent(): Promise<void> {
+  if (!hasMonitor()) return;
+  await awaitStackRegistrations();
+  await new Promise((r) => setTimeout(r, HEAD_START_SEND_MS));
+}

@@ -10,7 +10,7 @@ import { DATABASE_URL, MONGODB_URL, REDIS_URL, uniqueSuffix } from "./env";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 /** What the program needs to run: what a stack test copies. */
-export const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "boot.cjs", "index.ts", "config", "components", "providers", "engines", "sql", "mongo", "redis"];
+export const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "boot.cjs", "index.ts", "program.ts", "config", "components", "providers", "engines", "sql", "mongo", "redis"];
 
 /** The CLI root (…/bin/pulumi inside); scripts/env.sh exports it. */
 export function pulumiRoot(): string {
