@@ -12,5 +12,6 @@ import { headStartsSent } from "./providers/prestart";
 
 export = async (): Promise<Record<string, unknown>> => {
   await headStartsSent();
+  // require, not import(): the program's TypeScript loads through tsx's CommonJS hook (boot.cjs).
   return { ...(require("./program") as typeof import("./program")) };
 };
