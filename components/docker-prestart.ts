@@ -4,7 +4,7 @@
 // its config and made its certificates and passwords; the plugin (a large Go binary) then takes
 // 1–2 s to start and configure, with every docker resource waiting. An invoke of the docker
 // package makes the engine start it at once; no function of the invoked name exists, so the invoke
-// fails, as expected, and is ignored. Imported by index.ts right after providers/prestart.ts.
+// fails, as expected, and is ignored. Imported first by index.ts (before providers/prestart.ts).
 import { getConfig } from "@pulumi/pulumi/runtime/config";
 import { invoke } from "@pulumi/pulumi/runtime/invoke";
 import { hasMonitor } from "@pulumi/pulumi/runtime/settings";
