@@ -36,8 +36,8 @@ plugin_version() {
   esac
 }
 
-archive() { # the one archive in $SRC whose name starts with $1, or nothing
-  ls "$SRC"/"$1"*.tar.gz 2>/dev/null | head -1
+archive() { # the one archive in $SRC whose name starts with $1, or nothing (then the caller says what is missing)
+  ls "$SRC"/"$1"*.tar.gz 2>/dev/null | head -1 || true
 }
 
 # Unpacks archive $1 into $2 (the archive holds one top folder; its contents land in $2).
