@@ -102,6 +102,22 @@ plugin_installed() { # name, version
     });' "$1" "$2"
 }
 
+# The providers share most of their dependencies at slightly different versions; each is built
+# against the newest of them, those of ALIGN_WITH's go.mod (scripts/go-align.cjs says why), so that
+# Go's build cache compiles the shared packages once. Built first, so its packages are the cached ones.
+ALIGN_WITH=random
+align_requirements() { # name — in the provider's module directory
+  [ "$1" != "$ALIGN_WITH" ] || return 0
+  local ref raised
+  ref="$(archive "pulumi-$ALIGN_WITH-v$(plugin_version "$ALIGN_WITH")")"
+  [ -n "$ref" ] || return 0 # nothing to align with: the provider builds as released
+  tar -xzOf "$ref" --wildcard '*/provider/go.mod' > "$WORK/$ALIGN_WITH.go.mod"
+  raised="$(node "$NEXUS_ROOT/scripts/go-align.cjs" "$WORK/$ALIGN_WITH.go.mod")"
+  [ -n "$raised" ] || return 0
+  log "$1: $(printf '%s\n' "$raised" | wc -l) shared dependencies raised to pulumi-$ALIGN_WITH's versions"
+  go mod tidy
+}
+
 # usage: build_provider NAME VERSION VERSION_PACKAGE [UPSTREAM_ARCHIVE_PREFIX]
 build_provider() {
   local name=$1 version=$2 version_pkg=$3 upstream=${4:-} src dir out
@@ -130,6 +146,7 @@ build_provider() {
       (cd shim && go mod edit -replace="github.com/hashicorp/terraform-provider-tls=$dir/upstream")
     fi
     go mod edit "${edits[@]}"
+    align_requirements "$name"
     cd "cmd/pulumi-resource-$name"
     VERSION="$version" go run ./generate.go
     out="$NEXUS_CACHE/plugins/$name/$version"
