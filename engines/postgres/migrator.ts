@@ -457,10 +457,11 @@ export interface PlanResult {
 }
 
 /** What `migrate` would do now, from the files and (if reachable) the database. */
-export async function planAgainstDatabase(opts: Omit<EngineOptions, "onProgress" | "appliedBy"> & { recorded?: MigrationRef[]; requireDatabase?: boolean }): Promise<PlanResult> {
+export async function planAgainstDatabase(
+  opts: Omit<EngineOptions, "onProgress" | "appliedBy"> & { recorded?: MigrationRef[]; requireDatabase?: boolean; /** A read made moments ago (the provider's check). */ view?: DatabaseView },
+): Promise<PlanResult> {
   const settings = parseMigrationSettings(opts.settings);
-  const migrations = await opts.source.getMigrations();
-  const view = await readDatabase(opts.connection, settings);
+  const [migrations, view] = await Promise.all([opts.source.getMigrations(), opts.view ?? readDatabase(opts.connection, settings)]);
   if (opts.requireDatabase && view.unreachable) throw new MigrationError("connection", view.unreachable);
   const plan = await planMigrations({ migrations, history: view.history, recorded: opts.recorded, settings, location: opts.source.location });
   return { migrations, plan, history: view.history, unreachable: view.unreachable };

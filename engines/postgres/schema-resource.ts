@@ -5,7 +5,7 @@ import * as path from "node:path";
 import type { ClientConfig } from "pg";
 import { isLoopback } from "../shared/net";
 import { MigrationError } from "./errors";
-import { migrate, planAgainstDatabase, readDatabase, revertAll, waitUntilAccepting, type ConnectionInput } from "./migrator";
+import { migrate, planAgainstDatabase, readDatabase, revertAll, waitUntilAccepting, type ConnectionInput, type DatabaseView } from "./migrator";
 import { driftBetween, planMigrations, type Drift, type MigrationPlan } from "./plan";
 import { migrationSettingsSchema, parseMigrationSettings, type MigrationSettings } from "./settings";
 import { DirectoryMigrationSource, type Migration, type MigrationRef, type MigrationSource } from "./source";
@@ -155,9 +155,37 @@ export async function previewDrift(olds: Partial<SchemaInputs> | undefined, news
   if (!olds?.migrations || containsUnknown(news.connection) || containsUnknown(olds.migrations)) return [];
   const previous = parseMigrationSettings(olds.settings ?? {});
   const recorded = olds.migrations.filter((m) => previous.targetVersion === undefined || m.version <= previous.targetVersion);
-  const view = await readDatabase(clientConfig(news.connection), parseMigrationSettings(news.settings ?? {}));
+  const settings = parseMigrationSettings(news.settings ?? {});
+  const view = await readDatabase(clientConfig(news.connection), settings);
+  keepForDiff(news.connection, settings.historyTable, view);
   if (!view.history || view.history.length === 0) return [];
   return driftBetween(view.history, recorded).map((d) => d.message);
+}
+
+/**
+ * The history `check` just read, for the `diff` the engine asks next of the same resource in the
+ * same process: one read of the database per preview step instead of two. Taken once, and only
+ * within a few seconds (a diff without a check before it reads again).
+ */
+const checkedViews = new Map<string, { view: DatabaseView; at: number }>();
+const CHECKED_VIEW_MS = 5_000;
+
+function viewKey(connection: SchemaConnection, historyTable: string): string {
+  return canonical([connection, historyTable]);
+}
+
+function keepForDiff(connection: SchemaConnection, historyTable: string, view: DatabaseView): void {
+  if (!view.history) return; // an unreachable database is asked again
+  const now = Date.now();
+  for (const [k, v] of checkedViews) if (now - v.at > CHECKED_VIEW_MS) checkedViews.delete(k);
+  checkedViews.set(viewKey(connection, historyTable), { view, at: now });
+}
+
+function takeCheckedView(connection: SchemaConnection, historyTable: string): DatabaseView | undefined {
+  const key = viewKey(connection, historyTable);
+  const kept = checkedViews.get(key);
+  checkedViews.delete(key);
+  return kept && Date.now() - kept.at <= CHECKED_VIEW_MS ? kept.view : undefined;
 }
 
 export interface SchemaDiff {
@@ -186,7 +214,8 @@ export async function diffSchema(root: string, olds: Partial<SchemaOutputs>, new
     notConsulted = "the connection is not known until apply";
     plan = await planMigrations({ migrations: await source.getMigrations(), recorded, settings, location: source.location });
   } else {
-    const r = await planAgainstDatabase({ connection: clientConfig(news.connection), source, settings, recorded });
+    const view = takeCheckedView(news.connection, settings.historyTable);
+    const r = await planAgainstDatabase({ connection: clientConfig(news.connection), source, settings, recorded, view });
     plan = r.plan;
     notConsulted = r.unreachable;
   }

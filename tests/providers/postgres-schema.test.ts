@@ -116,6 +116,18 @@ describe("PostgresSchema provider", () => {
     expect((await engine.diffSchema(ROOT, updated.outs!, news)).changes).toBe(false);
   });
 
+  it("a diff right after check plans on check's read of the history (one read per step); the next diff reads again", async () => {
+    const inputs = await checked({}, await rawInputs());
+    const { id, outs } = await provider.create!(inputs);
+    const news = await checked(inputs, await rawInputs());
+    // Between the check and its diff (never so in a real step), a migration is applied outside the stack.
+    scratch.write("005_reports.sql", "CREATE TABLE reports (id int);\n");
+    expect((await migrate({ connection: db.url, source: new DirectoryMigrationSource(scratch.dir) })).ok).toBe(true);
+    expect((await provider.diff!(id, outs!, news)).changes).toBe(false); // check's read: nothing outside yet
+    // Read again: the new row (which this step's migration list, made before the file, does not name).
+    await expect(provider.diff!(id, outs!, news)).rejects.toThrow("005_reports (version 5) is recorded as applied");
+  });
+
   it("a protected stack's blocked lint finding fails the diff; allowing it by name lets it through", async () => {
     const inputs = await checked({}, await rawInputs({ protected: true }));
     const { id, outs } = await provider.create!(inputs);

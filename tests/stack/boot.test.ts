@@ -41,6 +41,31 @@ describe("the program's boot", () => {
     expect(r).toEqual({ before: false, after: true, text: true });
   });
 
+  it("the SDK's promise traces are left unmapped (unless its leak report is asked for); every other stack trace is mapped as before", () => {
+    // As the SDK's entry point does: source-map-support installed, then a tracked promise and an error thrown in SDK code.
+    const code = `
+      const sdk = (m) => require.resolve("@pulumi/pulumi/" + m);
+      require(require.resolve("source-map-support/register", { paths: [sdk("index")] }));
+      const p = Promise.resolve(1);
+      require(sdk("runtime/debuggable")).debuggablePromise(p, "ctx");
+      let err;
+      try { new (require(sdk("config")).Config)("nexus").require("missing"); } catch (e) { err = e; }
+      console.log(JSON.stringify({ promise: p._debugStackTrace.split("\\n")[1], error: err.stack.split("\\n").find((l) => l.includes("requireImpl")) }));`;
+    const r = spawnSync(process.execPath, ["--require", "./boot.cjs", "-e", code], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const fast = JSON.parse(r.stdout.trim()) as { promise: string; error: string };
+    expect(fast.promise).toMatch(/debuggable\.js:\d+:\d+\)$/);
+    expect(fast.error).toMatch(/config\.ts:\d+:\d+\)$/);
+    const leaks = spawnSync(process.execPath, ["--require", "./boot.cjs", "-e", code], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, PULUMI_DEBUG_PROMISE_LEAKS: "1" },
+    });
+    expect(leaks.status, leaks.stderr).toBe(0);
+    expect((JSON.parse(leaks.stdout.trim()) as { promise: string }).promise).toMatch(/debuggable\.ts:\d+:\d+\)$/);
+  });
+
   it("outside the engine (no monitor) the provider head start invokes nothing and fails nothing", () => {
     const r = run(`const p = require("./providers/prestart.ts"); p.prestartDynamicProviders(); console.log(JSON.stringify({ ok: true }));`);
     expect(r.ok).toBe(true);
