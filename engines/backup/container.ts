@@ -76,8 +76,19 @@ export class ArchiveWriter {
     head[0] = type;
     head.writeUInt32BE(payload.length, 1);
     this.enc.write(head);
-    if (!this.enc.write(payload)) await Promise.race([once(this.enc, "drain"), once(this.out, "error")]);
+    if (!this.enc.write(payload)) await this.until(this.enc, "drain");
     if (this.failed) throw this.failed;
+  }
+
+  /** Waits for `event` on `emitter` or a failure of the file, then stops listening to both (a wait per full buffer). */
+  private async until(emitter: NodeJS.EventEmitter, event: string): Promise<void> {
+    const stop = new AbortController();
+    const settled = (p: Promise<unknown>) => p.then(() => undefined, () => undefined);
+    try {
+      await Promise.race([settled(once(emitter, event, { signal: stop.signal })), settled(once(this.out, "error", { signal: stop.signal }))]);
+    } finally {
+      stop.abort();
+    }
   }
 
   async beginPart(header: PartHeader): Promise<void> {
@@ -113,7 +124,7 @@ export class ArchiveWriter {
     await this.frame(Frame.Manifest, Buffer.from(JSON.stringify(manifest)));
     await this.frame(Frame.Close, Buffer.alloc(0));
     this.enc.end();
-    await Promise.race([once(this.out, "finish"), once(this.out, "error")]);
+    await this.until(this.out, "finish");
     if (this.failed) throw this.failed;
     renameSync(this.partial, this.file);
   }

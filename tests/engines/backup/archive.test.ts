@@ -61,6 +61,29 @@ describe("archive container and encryption", () => {
     expect(original.includes(big.subarray(1000, 1032))).toBe(false);
   });
 
+  it("a long part under backpressure leaves no listener behind (no MaxListenersExceededWarning)", async () => {
+    const f = path.join(dir, "long.nxdb");
+    const w = new ArchiveWriter(f, await newArchiveKey(PASS, { scryptLog2N: 12 }));
+    const out = (w as unknown as { out: NodeJS.EventEmitter }).out;
+    const warnings: string[] = [];
+    const onWarning = (e: Error) => warnings.push(e.name);
+    process.on("warning", onWarning);
+    try {
+      await w.beginPart({ name: "long", kind: "test" });
+      const before = out.listenerCount("error"); // the writer's own and the pipe's
+      const piece = randomBytes(CHUNK_BYTES);
+      for (let i = 0; i < 24; i++) await w.write(piece); // each write fills the buffers: a wait for drain
+      expect(out.listenerCount("error")).toBe(before);
+      await w.endPart();
+      await w.finish({ parts: w.parts });
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings).not.toContain("MaxListenersExceededWarning");
+    expect((await readAll(f)).parts.long.length).toBe(24 * CHUNK_BYTES);
+  });
+
   it("a wrong key is told apart from damage", async () => {
     await expect(readAll(file, "another passphrase 0123456789")).rejects.toThrow(/wrong key/);
   });
