@@ -25,7 +25,7 @@ export GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
 # The plugin versions are those of the npm packages (pinned exactly in package.json), so the
 # CLI never asks for a plugin it does not have.
-npm_version() { node -p "require('./node_modules/@pulumi/$1/package.json').version"; }
+npm_version() { node -p 'require(process.argv[1]).version' "$NEXUS_ROOT/node_modules/@pulumi/$1/package.json"; }
 # The plugin version a package's resources ask for. @pulumi/docker 5.1.0 was never published to
 # npm: the program uses the 5.2.0 package and asks for the 5.1.0 plugin explicitly
 # (DOCKER_PLUGIN in components/docker-store.ts).
@@ -111,7 +111,7 @@ align_requirements() { # name — in the provider's module directory
   local ref raised
   ref="$(archive "pulumi-$ALIGN_WITH-v$(plugin_version "$ALIGN_WITH")")"
   [ -n "$ref" ] || return 0 # nothing to align with: the provider builds as released
-  tar -xzOf "$ref" --wildcard '*/provider/go.mod' > "$WORK/$ALIGN_WITH.go.mod"
+  tar -xzOf "$ref" --wildcards '*/provider/go.mod' > "$WORK/$ALIGN_WITH.go.mod"
   raised="$(node "$NEXUS_ROOT/scripts/go-align.cjs" "$WORK/$ALIGN_WITH.go.mod")"
   [ -n "$raised" ] || return 0
   log "$1: $(printf '%s\n' "$raised" | wc -l) shared dependencies raised to pulumi-$ALIGN_WITH's versions"
