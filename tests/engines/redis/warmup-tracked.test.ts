@@ -3,6 +3,7 @@
 // show are caught by the count (or a `deletable` table's guard) and compared row by row instead.
 // Every step checks all keys against PostgreSQL, and that the data version is the one a forced
 // warm of the same rows gives (the accumulators updated in place stay exact).
+import { connect as netConnect, type Socket } from "node:net";
 import Redis from "ioredis";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -56,7 +57,40 @@ const rowPrefix = `${prefix}reputation:row:`;
 let pgdb: FreshDatabase;
 let pg: Client;
 let redis: Redis;
-let monitor: Redis | undefined;
+let monitor: Socket | undefined;
+
+/**
+ * MONITOR on a plain socket, each command's arguments to `onCommand`. Not ioredis's monitor mode:
+ * a monitor line that arrives in the same packet as MONITOR's +OK (a busy server) reaches ioredis
+ * before it has switched the connection to monitoring, and it fails the whole file with "Command
+ * queue state error".
+ */
+function startMonitor(host: string, port: number, onCommand: (args: string[]) => void): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect({ host, port });
+    let buffered = "";
+    let started = false;
+    s.setEncoding("utf8");
+    s.on("error", (e) => (started ? undefined : reject(e)));
+    s.on("connect", () => s.write("MONITOR\r\n"));
+    s.on("data", (d: string) => {
+      buffered += d;
+      for (let end = buffered.indexOf("\r\n"); end >= 0; end = buffered.indexOf("\r\n")) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        if (!started) {
+          started = line === "+OK";
+          if (started) resolve(s);
+          else reject(new Error(`MONITOR refused: ${line}`));
+          continue;
+        }
+        // +1700000000.123456 [3 127.0.0.1:40000] "set" "nexus:…" "…"
+        const m = /^\+\d+\.\d+ \[[^\]]*\] (.*)$/.exec(line);
+        if (m) onCommand([...m[1].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1].replace(/\\(.)/g, "$1")));
+      }
+    });
+  });
+}
 let conn: WarmupConnections;
 /** Row keys SET or removed while `watch` runs (MONITOR, filtered by this test's prefix). */
 const seen: { set: string[]; removed: string[] } = { set: [], removed: [] };
@@ -111,13 +145,7 @@ beforeAll(async () => {
   await pg.query("VACUUM ANALYZE tracked_rows, tracked_extras");
   const u = new URL(REDIS_URL);
   redis = new Redis({ host: u.hostname, port: Number(u.port), db });
-  // No ready check: its INFO reply can arrive after MONITOR has started on the connection, which
-  // ioredis then takes for a reply out of order ("Command queue state error"). The base client
-  // never connects (lazyConnect); monitor() opens a connection of its own.
-  const base = new Redis({ host: u.hostname, port: Number(u.port), enableReadyCheck: false, lazyConnect: true });
-  monitor = await base.monitor();
-  base.disconnect();
-  monitor.on("monitor", (_time: string, args: string[]) => {
+  monitor = await startMonitor(u.hostname, Number(u.port), (args) => {
     const [cmd, key] = args;
     if (typeof key !== "string" || !key.startsWith(rowPrefix)) return;
     if (/^set$/i.test(cmd)) seen.set.push(key.slice(rowPrefix.length));
@@ -129,7 +157,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  monitor?.disconnect();
+  monitor?.destroy();
   if (redis) {
     await removeKeysByPrefix(redis, prefix);
     redis.disconnect();
