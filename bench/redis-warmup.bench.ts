@@ -33,7 +33,7 @@ const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:
 const ROWS = Number(process.env.BENCH_REDIS_ROWS ?? 1_000_000);
 const WRITE_SIZES = (process.env.BENCH_REDIS_WRITE_SIZES ?? "100000,1000000").split(",").map(Number);
 const CLUSTER_KEYS = Number(process.env.BENCH_REDIS_CLUSTER_KEYS ?? 1_000_000);
-const CLUSTER_PORT = Number(process.env.NEXUS_REDIS_CLUSTER_PORT ?? 57100);
+const CLUSTER_PORT = Number(process.env.NEXUS_REDIS_CLUSTER_PORT ?? 27100);
 const PARTS = new Set((process.env.BENCH_REDIS_PARTS ?? "end-to-end,rewarm,rss,write,cluster").split(","));
 if (PARTS.has("rewarm")) PARTS.add("end-to-end");
 

@@ -49,5 +49,8 @@ export NEXUS_DOCDB_PORT="${NEXUS_DOCDB_PORT:-57027}"
 export NEXUS_DOCDB_READONLY_PORT="${NEXUS_DOCDB_READONLY_PORT:-57028}"
 if [ "$(id -u)" = 0 ]; then export NEXUS_DOCDB_PG_DATA="${NEXUS_DOCDB_PG_DATA:-/var/lib/nexus-db/documentdb-postgres}"; else export NEXUS_DOCDB_PG_DATA="${NEXUS_DOCDB_PG_DATA:-$NEXUS_RUN/documentdb-postgres}"; fi
 
-# The local Redis Cluster (`services.sh cluster`): six nodes on this port and the five after it.
-export NEXUS_REDIS_CLUSTER_PORT="${NEXUS_REDIS_CLUSTER_PORT:-57100}"
+# The local Redis Cluster (`services.sh cluster`): six nodes on this port and the five after it,
+# their cluster bus ports 1000 above. Below Linux's ephemeral range (32768-60999): the cluster is
+# started (and a node restarted) while the suite runs, and a port in that range can be held just
+# then by any outgoing connection or by a test server on a port the kernel handed out.
+export NEXUS_REDIS_CLUSTER_PORT="${NEXUS_REDIS_CLUSTER_PORT:-27100}"

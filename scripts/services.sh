@@ -147,13 +147,28 @@ cluster_nodes_up() {
     mkdir -p "$CLUSTER_DIR/$port"
     if ! redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
       log "starting Redis Cluster node on 127.0.0.1:$port"
+      [ -f "$CLUSTER_DIR/$port/redis.log" ] && mv -f "$CLUSTER_DIR/$port/redis.log" "$CLUSTER_DIR/$port/redis.log.previous"
       redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-port $((port + 1000)) \
         --cluster-config-file "$CLUSTER_DIR/$port/nodes.conf" --cluster-node-timeout 5000 --save "" --appendonly no \
         --dir "$CLUSTER_DIR/$port" --pidfile "$CLUSTER_DIR/$port/redis.pid" --logfile "$CLUSTER_DIR/$port/redis.log"
     fi
   done
   for port in $(cluster_ports); do
-    wait_for "Redis Cluster node $port (log: $CLUSTER_DIR/$port/redis.log)" 120 sh -c "redis-cli -h 127.0.0.1 -p $port ping | grep -q PONG"
+    for _ in $(seq 120); do
+      redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG && break
+      # A port taken by something else: say which, rather than wait for a node that has exited.
+      if grep -q "Address already in use" "$CLUSTER_DIR/$port/redis.log" 2>/dev/null && ! redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then
+        die "Redis Cluster node $port could not start: $(grep -m1 'Address already in use' "$CLUSTER_DIR/$port/redis.log" | sed 's/^.*# //'). Free that port, or choose other ports with NEXUS_REDIS_CLUSTER_PORT (six ports from it, and their cluster bus ports 1000 above)"
+      fi
+      sleep 0.5
+    done
+    redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG || die "Redis Cluster node $port did not answer (log: $CLUSTER_DIR/$port/redis.log)"
+  done
+  # A server that answers on one of the ports but is not a node of ours (another Redis, another
+  # run's cluster with other files) is left alone: creating the cluster would empty it.
+  for port in $(cluster_ports); do
+    [ "$(redis-cli -h 127.0.0.1 -p "$port" config get cluster-config-file 2>/dev/null | sed -n 2p)" = "$CLUSTER_DIR/$port/nodes.conf" ] ||
+      die "127.0.0.1:$port answers, but not as this project's Redis Cluster node (its cluster-config-file is not $CLUSTER_DIR/$port/nodes.conf): stop that server, or choose other ports with NEXUS_REDIS_CLUSTER_PORT"
   done
 }
 

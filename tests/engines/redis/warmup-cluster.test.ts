@@ -4,10 +4,11 @@
 // replica) in the middle of a warm, a slot migrating (ASK) while the warm writes into it, and a
 // master process killed in the middle of a warm (the cluster is restored after it).
 import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import Redis, { Cluster } from "ioredis";
 import { Client } from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { aclRules } from "../../../engines/redis/render";
 import { parseRedisSettings } from "../../../engines/redis/settings";
 import { markerKey, warmRedis, warmupStatus, WarmupError, type WarmupConnections, type WarmupMarker } from "../../../engines/redis/warmup";
@@ -18,7 +19,7 @@ import { uniqueSuffix } from "../../helpers/env";
 import { freshDatabase, type FreshDatabase } from "../../helpers/pg";
 
 const ROWS = 20_000;
-const CLUSTER_URL = process.env.REDIS_CLUSTER_URL ?? `redis://127.0.0.1:${process.env.NEXUS_REDIS_CLUSTER_PORT ?? 57100}`;
+const CLUSTER_URL = process.env.REDIS_CLUSTER_URL ?? `redis://127.0.0.1:${process.env.NEXUS_REDIS_CLUSTER_PORT ?? 27100}`;
 const SERVICES = path.join(__dirname, "..", "..", "..", "scripts", "services.sh");
 const PASSWORD = `warm-cluster-${uniqueSuffix()}`;
 const prefix = `tc${uniqueSuffix()}:`;
@@ -54,6 +55,48 @@ async function addWarmupUser(): Promise<void> {
   for (const n of await allNodes()) {
     await n.call("ACL", "SETUSER", user, "reset", "on", `>${PASSWORD}`, ...rules);
     n.disconnect();
+  }
+}
+
+/**
+ * Waits until every node of the cluster says cluster_state:ok; on timeout fails with what each node
+ * said, its view of the cluster and the end of its log (the local cluster's), so that a cluster that
+ * stayed down can be told apart from a warmup that left it so.
+ */
+async function clusterHealthy(withinMs: number): Promise<void> {
+  const seed = new URL(CLUSTER_URL);
+  const ports = Array.from({ length: 6 }, (_, i) => Number(seed.port) + i);
+  const states = async () =>
+    Promise.all(
+      ports.map(async (port) => {
+        const n = new Redis({ host: seed.hostname, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        try {
+          await n.connect();
+          const info = String(await n.call("CLUSTER", "INFO"));
+          return { port, ok: /^cluster_state:ok/m.test(info), said: /^cluster_state:\w+/m.exec(info)?.[0] ?? info, nodes: String(await n.call("CLUSTER", "NODES")) };
+        } catch (e) {
+          return { port, ok: false, said: (e as Error).message, nodes: "" };
+        } finally {
+          n.disconnect();
+        }
+      }),
+    );
+  const until = Date.now() + withinMs;
+  for (;;) {
+    const now = await states();
+    if (now.every((s) => s.ok)) return;
+    if (Date.now() > until) {
+      const logs = process.env.NEXUS_RUN && !process.env.REDIS_CLUSTER_URL ? path.join(process.env.NEXUS_RUN, "redis-cluster") : undefined;
+      const tail = (port: number) => {
+        const f = logs && path.join(logs, String(port), "redis.log");
+        return f && existsSync(f) ? readFileSync(f, "utf8").trim().split("\n").slice(-15).join("\n    ") : "(no log here)";
+      };
+      throw new Error(
+        `the Redis Cluster is not ok after ${withinMs / 1000} s:\n` +
+          now.filter((s) => !s.ok).map((s) => `  ${seed.hostname}:${s.port} says ${s.said}\n  its view:\n    ${s.nodes.trim().split("\n").join("\n    ")}\n  its log:\n    ${tail(s.port)}`).join("\n"),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
@@ -99,6 +142,27 @@ beforeAll(async () => {
   );
   conn = { database: pgdb.url, redis: { host: u.hostname, port: Number(u.port), username: user, password: PASSWORD }, keyspace: { cluster: true, keyPrefix: prefix } };
 });
+
+/** The local cluster, started (or created anew when it is not healthy) by the project's script; the warmup user on every node again. */
+async function localCluster(): Promise<void> {
+  execFileSync("bash", [SERVICES, "cluster"], { stdio: "inherit" });
+  await addWarmupUser(); // a node started again or a cluster created anew has lost the in-memory ACL user
+  const u = new URL(CLUSTER_URL);
+  cluster?.disconnect();
+  cluster = new Cluster(Array.from({ length: 6 }, (_, i) => ({ host: u.hostname, port: Number(u.port) + i })));
+}
+
+// Each test starts on a healthy cluster: one that a test before left down (its own failure says
+// why) is created anew, so that one failure does not fail every test after it.
+beforeEach(async () => {
+  try {
+    await clusterHealthy(30_000);
+  } catch (e) {
+    if (process.env.REDIS_CLUSTER_URL) throw e;
+    console.error(`${(e as Error).message}\nThe local Redis Cluster is created anew for the next test.`);
+    await localCluster();
+  }
+}, 400_000);
 
 afterAll(async () => {
   if (cluster) {
@@ -199,9 +263,11 @@ describe("warmup on a three-master Redis Cluster", () => {
       replica.disconnect();
     }
     expect(failedOver).toBe(true);
+    // The promoted replica's new configuration reaches every node by gossip; reads wait for that.
+    await clusterHealthy(60_000);
     const m = await marker();
     await expectCompleteOrCleanlyStopped(outcome, m);
-  });
+  }, 120_000);
 
   it("a slot migrating during the warm: keys of that slot reach the importing node through ASK", async () => {
     await pg.query(`UPDATE cluster_rows SET payload = payload || '#'`);
@@ -298,10 +364,7 @@ describe("warmup on a three-master Redis Cluster", () => {
       if (!takenOver) await new Promise((r) => setTimeout(r, 200));
     }
     expect(takenOver).toBe(true);
-    execFileSync("bash", [SERVICES, "cluster"], { stdio: "inherit" });
-    await addWarmupUser(); // the restarted node lost the in-memory ACL user
-    cluster.disconnect();
-    cluster = new Cluster(ports.map((port) => ({ host: u.hostname, port })));
+    await localCluster();
     const m = await marker();
     console.log(`killed master ${vport}: ${outcome.ok ? "the warm completed" : (outcome.error as Error).message}`);
     // Completed means the kill landed after the last write to that master.
