@@ -8,7 +8,9 @@
 // version, client tools new enough), and only then writes — and counts what it wrote afterwards.
 import { statSync } from "node:fs";
 import type { MongoClient } from "mongodb";
+import type { Client } from "pg";
 import { connectMongo, type MongoTlsSettings } from "../mongo/connection";
+import { connect } from "../postgres";
 import { openArchive, readArchive, ArchiveWriter, type PartSummary } from "./container";
 import { ArchiveError, newArchiveKey } from "./crypto";
 import { backupMongo, checkMongoTarget, inspectMongoTarget, restoreMongoCollection, verifyMongoRestore, type MongoManifest } from "./mongo";
@@ -187,11 +189,14 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     pgRestore = checkPostgresTarget(pg.url, manifest.postgres!, state, opts);
   }
   const mongoClient = mg ? await connectMongo(mg.url, mg.tls) : undefined;
+  let verifying: Promise<Client> | undefined;
   try {
     if (mg) checkMongoTarget(mg.database, await inspectMongoTarget(mongoClient!, mg.database, manifest.mongo!), opts);
     if (rd) checkRedisTarget(rd.url, manifest.redis!, await inspectRedisTarget(rd), opts);
 
-    // Pass 3: write.
+    // Pass 3: write. The connection that counts afterwards is opened meanwhile.
+    verifying = pg ? connect(pg.url, "restore verify") : undefined;
+    verifying?.catch(() => undefined);
     const restored: RestoreResult["restored"] = {};
     let documents = 0;
     let keys = 0;
@@ -217,7 +222,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
 
     // Pass 4: count what landed.
     const mismatches: string[] = [];
-    if (pg) mismatches.push(...(await verifyPostgresRestore(pg.url, manifest.postgres!)));
+    if (pg) {
+      const early = verifying;
+      verifying = undefined; // closed by the verification
+      mismatches.push(...(await verifyPostgresRestore(pg.url, manifest.postgres!, early)));
+    }
     if (mg) mismatches.push(...(await verifyMongoRestore(mongoClient!, mg.database, manifest.mongo!)));
     if (rd) {
       const expected = manifest.redis!.databases.reduce((n, d) => n + d.keys, 0);
@@ -226,5 +235,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     return { manifest, restored, skipped, mismatches };
   } finally {
     await mongoClient?.close().catch(() => undefined);
+    // A restore that failed before its verification: the connection opened for it is closed.
+    await verifying?.then((c) => c.end()).catch(() => undefined);
   }
 }

@@ -294,17 +294,59 @@ export async function restorePostgres(part: PartReader, tool: PgTool, opts: Post
   }
 }
 
-/** Row counts of the target after a restore, compared with the manifest; the differences, in words. */
-export async function verifyPostgresRestore(url: string, m: PostgresManifest): Promise<string[]> {
-  const client = await connect(url, "restore verify");
+/** Bytes of table data per verifying connection: below this, a second connection costs more than it saves. */
+const VERIFY_BYTES_PER_CONNECTION = 32 << 20;
+const VERIFY_MAX_CONNECTIONS = 4;
+
+/**
+ * Tables split into at most `n` groups of about equal size (largest first, each to the lightest
+ * group), so that parallel counts end at about the same time.
+ */
+export function balanceBySize<T extends { bytes: number }>(items: T[], n: number): T[][] {
+  const groups = Array.from({ length: Math.max(1, n) }, () => ({ bytes: 0, items: [] as T[] }));
+  for (const it of [...items].sort((a, b) => b.bytes - a.bytes)) {
+    const g = groups.reduce((min, x) => (x.bytes < min.bytes ? x : min));
+    g.items.push(it);
+    g.bytes += it.bytes;
+  }
+  return groups.map((g) => g.items).filter((g) => g.length > 0);
+}
+
+/**
+ * Row counts of the target after a restore, compared with the manifest; the differences, in words.
+ * The first scan of freshly restored tables is the expensive one (it sets every row's hint bits),
+ * so a large database is counted on several connections at once, its tables split by size.
+ * `early` is a connection opened while the restore ran.
+ */
+export async function verifyPostgresRestore(
+  url: string,
+  m: PostgresManifest,
+  early?: Promise<Client>,
+  opts: { bytesPerConnection?: number; onGroups?: (tables: string[][]) => void } = {},
+): Promise<string[]> {
+  const client = early ? await early : await connect(url, "restore verify");
+  const extra: Client[] = [];
   try {
-    const counts = new Map((await rowCounts(client, m.tables.map((t) => t.table))).map((t) => [t.table, t.rows]));
-    const h = await historyOf(client, m.historyTable);
+    const names = m.tables.map((t) => t.table);
+    const sized = await client.query<{ t: string; b: string }>(
+      "SELECT t, coalesce(pg_total_relation_size(to_regclass(t)), 0) AS b FROM unnest($1::text[]) AS t",
+      [names],
+    );
+    const items = sized.rows.map((r) => ({ table: r.t, bytes: Number(r.b) }));
+    const total = items.reduce((a, x) => a + x.bytes, 0);
+    const groups = balanceBySize(items, Math.min(VERIFY_MAX_CONNECTIONS, Math.floor(total / (opts.bytesPerConnection ?? VERIFY_BYTES_PER_CONNECTION))));
+    opts.onGroups?.(groups.map((g) => g.map((x) => x.table)));
+    extra.push(...(await Promise.all(groups.slice(1).map(() => connect(url, "restore verify")))));
+    const [counted, h] = await Promise.all([
+      Promise.all(groups.map((g, i) => rowCounts(i === 0 ? client : extra[i - 1], g.map((x) => x.table)))),
+      historyOf(client, m.historyTable),
+    ]);
+    const counts = new Map(counted.flat().map((t) => [t.table, t.rows]));
     const problems = m.tables.filter((t) => counts.get(t.table) !== t.rows).map((t) => `${t.table}: ${counts.get(t.table)} rows, the archive has ${t.rows}`);
     if (h.schemaVersion !== m.schemaVersion) problems.push(`schema version ${h.schemaVersion}, the archive has ${m.schemaVersion}`);
     return problems;
   } finally {
-    await client.end().catch(() => undefined);
+    await Promise.all([client, ...extra].map((c) => c.end().catch(() => undefined)));
   }
 }
 

@@ -1,12 +1,13 @@
 // The PostgreSQL part of an archive on its own: the dump reaches the archive whole however late the
-// archive starts taking it, and the manifest's counts are of the dumped snapshot.
+// archive starts taking it, the manifest's counts are of the dumped snapshot, and a restore's
+// verification counts a large database on several connections.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArchiveWriter, openArchive, readArchive, type PartHeader } from "../../../engines/backup/container";
 import { newArchiveKey } from "../../../engines/backup/crypto";
-import { backupPostgres } from "../../../engines/backup/postgres";
+import { backupPostgres, balanceBySize, verifyPostgresRestore, type PostgresManifest } from "../../../engines/backup/postgres";
 import { freshDatabase, withClient, type FreshDatabase } from "../../helpers/pg";
 
 const PASS = "postgres part test passphrase";
@@ -62,5 +63,47 @@ describe("the PostgreSQL part", () => {
     const dump = await dumpBytes(file);
     expect(dump.subarray(0, 5).toString()).toBe("PGDMP");
     expect(writer.parts[0].bytes).toBe(dump.length);
+  });
+
+  it("splits the verification's tables by size: the largest first, each to the lightest group", () => {
+    const t = (table: string, bytes: number) => ({ table, bytes });
+    expect(balanceBySize([t("a", 10), t("b", 60), t("c", 30), t("d", 25), t("e", 5)], 2)).toEqual([
+      [t("b", 60), t("e", 5)],
+      [t("c", 30), t("d", 25), t("a", 10)],
+    ]);
+    expect(balanceBySize([t("a", 1)], 4)).toEqual([[t("a", 1)]]);
+    expect(balanceBySize([t("a", 1), t("b", 2)], 0)).toEqual([[t("b", 2), t("a", 1)]]);
+  });
+
+  it("verifies a restored database on several connections at once, and names a table whose count differs", async () => {
+    const target = await freshDatabase("bk_verify");
+    try {
+      await withClient(target.url, async (c) => {
+        for (const n of ["a", "b", "c", "d", "e"]) await c.query(`CREATE TABLE ${n} AS SELECT g AS id FROM generate_series(1, 100 * ${n.charCodeAt(0) - 96}) g`);
+      });
+      const m: PostgresManifest = {
+        database: "x",
+        server: "x",
+        serverVersionNum: 150000,
+        pgDump: { version: "15", major: 15 },
+        historyTable: "public.schema_migrations",
+        schemaVersion: null,
+        migrations: [],
+        databaseBytes: 0,
+        part: "postgres.dump",
+        tables: ["a", "b", "c", "d", "e"].map((n) => ({ table: `public.${n}`, rows: 100 * (n.charCodeAt(0) - 96) })),
+      };
+      const connections = async () => withClient(target.url, async (c) => Number((await c.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'nexus-db restore verify%'")).rows[0].n));
+      // One byte per connection: as many connections as allowed (4), each counting its share.
+      let groups: string[][] = [];
+      expect(await verifyPostgresRestore(target.url, m, undefined, { bytesPerConnection: 1, onGroups: (g) => (groups = g) })).toEqual([]);
+      expect(groups).toHaveLength(4);
+      expect(groups.flat().sort()).toEqual(m.tables.map((t) => t.table));
+      await withClient(target.url, (c) => c.query("DELETE FROM d WHERE id <= 3"));
+      expect(await verifyPostgresRestore(target.url, m, undefined, { bytesPerConnection: 1 })).toEqual(["public.d: 397 rows, the archive has 400"]);
+      expect(await connections()).toBe(0); // every connection closed
+    } finally {
+      await target.drop();
+    }
   });
 });
