@@ -21,6 +21,8 @@
 // (`updateWhenChanged`). The one exception is a connection that `delete` needs (a dev stack that
 // drops on delete): it stays in the outputs, and providers/resource.ts marks it secret.
 
+import { canonicalJson } from "../engines/shared/canonical-json";
+
 /** The project root the engines are loaded from: NEXUS_DB_ROOT, else the provider's working directory. */
 export function projectRoot(): string {
   return process.env.NEXUS_DB_ROOT ?? process.cwd();
@@ -61,12 +63,7 @@ export function hasUnknown(value: unknown): boolean {
   return false;
 }
 
-/** JSON with sorted keys: the state does not keep key order. */
-export function canonicalJson(v: unknown): string {
-  return JSON.stringify(v ?? null, (_k, x: unknown) =>
-    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : x,
-  );
-}
+export { canonicalJson };
 
 /** The output that stands for a resource's credentials: a hash, so that `diff` sees a rotated password without the state keeping it. */
 export const CREDENTIALS_FINGERPRINT = "credentialsFingerprint";

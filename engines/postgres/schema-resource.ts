@@ -3,6 +3,7 @@
 // live history and the recorded state, create/update = migrate, delete = drop only if told to.
 import * as path from "node:path";
 import type { ClientConfig } from "pg";
+import { canonicalJson } from "../shared/canonical-json";
 import { isLoopback } from "../shared/net";
 import { MigrationError } from "./errors";
 import { migrate, planAgainstDatabase, readDatabase, revertAll, waitUntilAccepting, type ConnectionInput, type DatabaseView } from "./migrator";
@@ -171,7 +172,7 @@ const checkedViews = new Map<string, { view: DatabaseView; at: number }>();
 const CHECKED_VIEW_MS = 5_000;
 
 function viewKey(connection: SchemaConnection, historyTable: string): string {
-  return canonical([connection, historyTable]);
+  return canonicalJson([connection, historyTable]);
 }
 
 function keepForDiff(connection: SchemaConnection, historyTable: string, view: DatabaseView): void {
@@ -221,19 +222,13 @@ export async function diffSchema(root: string, olds: Partial<SchemaOutputs>, new
   }
   if (plan.problems.length > 0) throw new MigrationError("validation", plan.problems.join("\n"), { problems: plan.problems });
   const pending = [...plan.toRevert, ...plan.toApply].map((m) => m.name);
-  const settingsChanged = canonical(olds.settings ?? null) !== canonical(settings) || olds.migrationsDir !== news.migrationsDir;
-  const connectionKept = settings.dropOnDelete && canonical(olds.connection ?? null) !== canonical(news.connection);
+  const settingsChanged = canonicalJson(olds.settings) !== canonicalJson(settings) || olds.migrationsDir !== news.migrationsDir;
+  const connectionKept = settings.dropOnDelete && canonicalJson(olds.connection) !== canonicalJson(news.connection);
   const changes =
     pending.length > 0 || plan.toBaseline.length > 0 || plan.toRepair.length > 0 || plan.drift.length > 0 || settingsChanged || connectionKept;
   return { changes, plan, pending, drift: plan.drift, notConsulted };
 }
 
-/** JSON with sorted keys: the state does not keep key order. */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : x,
-  );
-}
 
 /** How long `create`/`update` wait for a server that is still starting before they migrate. */
 export const SERVER_START_WAIT_MS = 60_000;
