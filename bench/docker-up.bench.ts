@@ -5,7 +5,8 @@
 // until every service is healthy) of an equivalent compose file with the same images, then
 // `psql -f` of the migrations and seeds, the warmup and the Mongo reconciliation. Alternating rounds
 // in one run; both sides start from no container and no volume. Admin tools are off on both sides.
-// Then the no-op `pulumi up` of the docker stack vs the no-op `pulumi up` of the local stack.
+// Then the no-op `pulumi up` of the docker stack vs the no-op `pulumi up` of the local stack. Each
+// `pulumi up` is the CLI command, timed from its start to its exit (bench/run.ts: cliUp).
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +21,7 @@ import { uniqueSuffix } from "../tests/helpers/env";
 import { PROJECT_ROOT, createStack, projectCopy } from "../tests/helpers/stack";
 import { docker, dockerStackConfig, freePort, freePorts, imageRefs, mongoUsers, removeLeftovers, startBridgeFerret, type BridgeFerret, type ImageRefs } from "../tests/docker/support";
 import { benchLocalStack, type BenchLocalStack } from "./local-stack";
-import { alternatingRounds, median, report, roundsNote, timeMs } from "./run";
+import { alternatingRounds, cliUp, median, report, roundsNote } from "./run";
 
 const ROUNDS = Number(process.env.BENCH_DOCKER_ROUNDS ?? 5);
 const NOOP_ROUNDS = Number(process.env.BENCH_DOCKER_NOOP_ROUNDS ?? 3);
@@ -90,15 +91,12 @@ async function composeRound(refs: ImageRefs, ferret: BridgeFerret, round: number
   }
 }
 
-/** A no-op `pulumi up`: its time, and an error when it changed anything. */
+/** A no-op `pulumi up` (the CLI command): its time, and an error when it changed anything. */
 async function timeNoop(s: Stack): Promise<number> {
-  let changed: [string, number | undefined][] = [];
-  const ms = await timeMs(async () => {
-    const r = await s.up({ color: "never" });
-    changed = Object.entries(r.summary.resourceChanges ?? {}).filter(([op, n]) => op !== "same" && (n ?? 0) > 0);
-  });
+  const r = await cliUp(s);
+  const changed = Object.entries(r.changes).filter(([op, n]) => op !== "same" && (n ?? 0) > 0);
   if (changed.length > 0) throw new Error(`${s.name}: the second up is not a no-op: ${JSON.stringify(Object.fromEntries(changed))}`);
-  return ms;
+  return r.ms;
 }
 
 async function main(): Promise<void> {
@@ -117,8 +115,7 @@ async function main(): Promise<void> {
     // Each side starts from no container, no volume and no Mongo database: the (ephemeral) stack is
     // destroyed after each of its rounds but the last, whose deployment the no-op rounds use.
     const ours = async (round: number) => {
-      let result = "";
-      const ms = await timeMs(async () => (result = (await docked.up({ color: "never" })).summary.result));
+      const { ms, result } = await cliUp(docked);
       if (result !== "succeeded") throw new Error(`up: ${result}`);
       if (round < ROUNDS - 1) {
         await docked.destroy({ color: "never" });
