@@ -157,7 +157,7 @@ cluster_nodes_up() {
     for _ in $(seq 120); do
       redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG && break
       # A port taken by something else: say which, rather than wait for a node that has exited.
-      if grep -q "Address already in use" "$CLUSTER_DIR/$port/redis.log" 2>/dev/null && ! redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then
+      if grep -q "Address already in use" "$CLUSTER_DIR/$port/redis.log" 2>/dev/null; then
         die "Redis Cluster node $port could not start: $(grep -m1 'Address already in use' "$CLUSTER_DIR/$port/redis.log" | sed 's/^.*# //'). Free that port, or choose other ports with NEXUS_REDIS_CLUSTER_PORT (six ports from it, and their cluster bus ports 1000 above)"
       fi
       sleep 0.5

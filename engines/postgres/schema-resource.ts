@@ -229,7 +229,6 @@ export async function diffSchema(root: string, olds: Partial<SchemaOutputs>, new
   return { changes, plan, pending, drift: plan.drift, notConsulted };
 }
 
-
 /** How long `create`/`update` wait for a server that is still starting before they migrate. */
 export const SERVER_START_WAIT_MS = 60_000;
 

@@ -21,6 +21,8 @@ import { freshDatabase, type FreshDatabase } from "../../helpers/pg";
 const ROWS = 20_000;
 const CLUSTER_URL = process.env.REDIS_CLUSTER_URL ?? `redis://127.0.0.1:${process.env.NEXUS_REDIS_CLUSTER_PORT ?? 27100}`;
 const SERVICES = path.join(__dirname, "..", "..", "..", "scripts", "services.sh");
+/** The six nodes' ports: the seed's and the five after it (as `scripts/services.sh cluster` starts them). */
+const NODE_PORTS = Array.from({ length: 6 }, (_, i) => Number(new URL(CLUSTER_URL).port) + i);
 const PASSWORD = `warm-cluster-${uniqueSuffix()}`;
 const prefix = `tc${uniqueSuffix()}:`;
 const user = `nexus_warmup_${uniqueSuffix()}`;
@@ -65,10 +67,9 @@ async function addWarmupUser(): Promise<void> {
  */
 async function clusterHealthy(withinMs: number): Promise<void> {
   const seed = new URL(CLUSTER_URL);
-  const ports = Array.from({ length: 6 }, (_, i) => Number(seed.port) + i);
   const states = async () =>
     Promise.all(
-      ports.map(async (port) => {
+      NODE_PORTS.map(async (port) => {
         const n = new Redis({ host: seed.hostname, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
         try {
           await n.connect();
@@ -149,7 +150,7 @@ async function localCluster(): Promise<void> {
   await addWarmupUser(); // a node started again or a cluster created anew has lost the in-memory ACL user
   const u = new URL(CLUSTER_URL);
   cluster?.disconnect();
-  cluster = new Cluster(Array.from({ length: 6 }, (_, i) => ({ host: u.hostname, port: Number(u.port) + i })));
+  cluster = new Cluster(NODE_PORTS.map((port) => ({ host: u.hostname, port })));
 }
 
 // Each test starts on a healthy cluster: one that a test before left down (its own failure says
@@ -346,8 +347,7 @@ describe("warmup on a three-master Redis Cluster", () => {
     expect(killed).toBe(true);
     // The replica takes over (cluster-node-timeout 5 s); the killed node is started again and
     // rejoins as a replica, so the other tests find three masters with a replica each.
-    const ports = Array.from({ length: 6 }, (_, i) => Number(u.port) + i);
-    const alive = ports.filter((p) => p !== vport);
+    const alive = NODE_PORTS.filter((p) => p !== vport);
     let takenOver = false;
     for (let i = 0; i < 150 && !takenOver; i++) {
       const probe = new Redis({ host: u.hostname, port: alive[0], lazyConnect: true });
