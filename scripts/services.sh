@@ -124,13 +124,18 @@ start_redis() {
 
 CLUSTER_DIR="$NEXUS_RUN/redis-cluster"
 cluster_ports() { seq "$NEXUS_REDIS_CLUSTER_PORT" $((NEXUS_REDIS_CLUSTER_PORT + 5)); }
-cluster_ok() { # every node answers and says the cluster is ok with all slots and 6 nodes; 3 of them masters
+cluster_ok() { # every node answers and says the cluster is ok with all slots and 6 nodes; 3 of them masters, each with a replica in sync
   local info port
   for port in $(cluster_ports); do
     # A node that was just restarted or re-joined says cluster_state:fail for a while even when the
     # seed node is happy, and a client may ask any node.
     info=$(redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null) || return 1
     grep -q 'cluster_state:ok' <<<"$info" && grep -q 'cluster_slots_assigned:16384' <<<"$info" && grep -q 'cluster_known_nodes:6' <<<"$info" || return 1
+    # A replica still in its first sync cannot take over (a failover waits for it, then gives up):
+    # the cluster is ready when every master has a replica and every replica's link is up.
+    info=$(redis-cli -h 127.0.0.1 -p "$port" info replication 2>/dev/null) || return 1
+    if grep -q '^role:master' <<<"$info"; then grep -q '^connected_slaves:[1-9]' <<<"$info" || return 1
+    else grep -q '^master_link_status:up' <<<"$info" || return 1; fi
   done
   [ "$(redis-cli -h 127.0.0.1 -p "$NEXUS_REDIS_CLUSTER_PORT" cluster nodes | grep -v fail | grep -c master)" = 3 ]
 }
@@ -147,9 +152,10 @@ cluster_nodes_up() {
     mkdir -p "$CLUSTER_DIR/$port"
     if ! redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
       log "starting Redis Cluster node on 127.0.0.1:$port"
+      # No diskless-sync delay (5 s by default, to gather replicas): each master has one, which syncs at once.
       [ -f "$CLUSTER_DIR/$port/redis.log" ] && mv -f "$CLUSTER_DIR/$port/redis.log" "$CLUSTER_DIR/$port/redis.log.previous"
       redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-port $((port + 1000)) \
-        --cluster-config-file "$CLUSTER_DIR/$port/nodes.conf" --cluster-node-timeout 5000 --save "" --appendonly no \
+        --cluster-config-file "$CLUSTER_DIR/$port/nodes.conf" --cluster-node-timeout 5000 --save "" --appendonly no --repl-diskless-sync-delay 0 \
         --dir "$CLUSTER_DIR/$port" --pidfile "$CLUSTER_DIR/$port/redis.pid" --logfile "$CLUSTER_DIR/$port/redis.log"
     fi
   done

@@ -1326,12 +1326,17 @@ export async function warmRedis<N extends string>(
   let lock: WarmupLock | undefined;
   let router: WriteRouter | undefined;
   try {
-    const lockAt = await src.control.at(layout.database(warmupDatabases(spec)[0]).db);
-    lock = await WarmupLock.acquire(lockAt, lockKey(spec, layout), options.lock);
     const batchSize = options.batchSize ?? 1000;
-    router = src.control.cluster
-      ? await WriteRouter.cluster({ redis: src.opts, batchSize }, await src.control.slots())
-      : await WriteRouter.standalone({ redis: src.opts, batchSize }, warmupDatabases(spec).map((d) => layout.database(d).db));
+    try {
+      const lockAt = await src.control.at(layout.database(warmupDatabases(spec)[0]).db);
+      lock = await WarmupLock.acquire(lockAt, lockKey(spec, layout), options.lock);
+      router = src.control.cluster
+        ? await WriteRouter.cluster({ redis: src.opts, batchSize }, await src.control.slots())
+        : await WriteRouter.standalone({ redis: src.opts, batchSize }, warmupDatabases(spec).map((d) => layout.database(d).db));
+    } catch (e) {
+      if (e instanceof WarmupLockedError || e instanceof WarmupError) throw e;
+      throw new WarmupError(`warmup could not start (taking its lock, connecting its writers): ${describeRedisFailure(e)}. Nothing was written.`, { cause: e });
+    }
     const runIds = new Map<number, string | undefined>();
     if (!src.control.cluster) {
       const first = await src.control.at(layout.database(warmupDatabases(spec)[0]).db);

@@ -34,6 +34,14 @@ const declarations = { keyspace: KEYSPACE, warmup: spec };
 const layout = buildKeyspaceLayout(KEYSPACE, { cluster: true, keyPrefix: prefix });
 const keyOf = (id: number) => `${prefix}reputation:row:${id}`;
 
+/**
+ * The test's own client, for what it reads and sets up: it waits out a cluster that says
+ * CLUSTERDOWN for up to 30 s (a failover settling) where ioredis' default gives up after 1.6 s.
+ */
+function testClient(nodes: { host: string; port: number }[]): Cluster {
+  return new Cluster(nodes, { retryDelayOnClusterDown: 500, maxRedirections: 60 });
+}
+
 let pgdb: FreshDatabase;
 let pg: Client;
 let cluster: Cluster;
@@ -60,44 +68,62 @@ async function addWarmupUser(): Promise<void> {
   }
 }
 
+/** What each node says now: cluster_state:ok, and (a replica) its link to its master up, (a master) a replica. */
+async function nodeStates(): Promise<{ port: number; ok: boolean; said: string; nodes: string }[]> {
+  const seed = new URL(CLUSTER_URL);
+  return Promise.all(
+    NODE_PORTS.map(async (port) => {
+      const n = new Redis({ host: seed.hostname, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await n.connect();
+        const info = String(await n.call("CLUSTER", "INFO"));
+        const repl = await n.info("replication");
+        const state = /^cluster_state:\w+/m.exec(info)?.[0] ?? info;
+        const role = /^role:(\w+)/m.exec(repl)?.[1];
+        const synced = role === "master" ? /^connected_slaves:[1-9]/m.test(repl) : /^master_link_status:up/m.test(repl);
+        const said = `${state}, ${role === "master" ? `master, ${/^connected_slaves:\d+/m.exec(repl)?.[0]}` : `replica, ${/^master_link_status:\w+/m.exec(repl)?.[0]}`}`;
+        return { port, ok: state === "cluster_state:ok" && synced, said, nodes: String(await n.call("CLUSTER", "NODES")) };
+      } catch (e) {
+        return { port, ok: false, said: (e as Error).message, nodes: "" };
+      } finally {
+        n.disconnect();
+      }
+    }),
+  );
+}
+
+/** Each node's state, its view of the cluster and the end of its log (the local cluster's). */
+function clusterReport(states: Awaited<ReturnType<typeof nodeStates>>): string {
+  const host = new URL(CLUSTER_URL).hostname;
+  const logs = process.env.NEXUS_RUN && !process.env.REDIS_CLUSTER_URL ? path.join(process.env.NEXUS_RUN, "redis-cluster") : undefined;
+  const tail = (port: number) => {
+    const f = logs && path.join(logs, String(port), "redis.log");
+    return f && existsSync(f) ? readFileSync(f, "utf8").trim().split("\n").slice(-15).join("\n    ") : "(no log here)";
+  };
+  return states.map((s) => `  ${host}:${s.port} says ${s.said}\n  its view:\n    ${s.nodes.trim().split("\n").join("\n    ")}\n  its log:\n    ${tail(s.port)}`).join("\n");
+}
+
 /**
- * Waits until every node of the cluster says cluster_state:ok; on timeout fails with what each node
- * said, its view of the cluster and the end of its log (the local cluster's), so that a cluster that
+ * Waits until every node of the cluster says cluster_state:ok and every replica is in sync; on
+ * timeout fails with what the nodes that are not said (clusterReport), so that a cluster that
  * stayed down can be told apart from a warmup that left it so.
  */
 async function clusterHealthy(withinMs: number): Promise<void> {
-  const seed = new URL(CLUSTER_URL);
-  const states = async () =>
-    Promise.all(
-      NODE_PORTS.map(async (port) => {
-        const n = new Redis({ host: seed.hostname, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        try {
-          await n.connect();
-          const info = String(await n.call("CLUSTER", "INFO"));
-          return { port, ok: /^cluster_state:ok/m.test(info), said: /^cluster_state:\w+/m.exec(info)?.[0] ?? info, nodes: String(await n.call("CLUSTER", "NODES")) };
-        } catch (e) {
-          return { port, ok: false, said: (e as Error).message, nodes: "" };
-        } finally {
-          n.disconnect();
-        }
-      }),
-    );
   const until = Date.now() + withinMs;
   for (;;) {
-    const now = await states();
+    const now = await nodeStates();
     if (now.every((s) => s.ok)) return;
-    if (Date.now() > until) {
-      const logs = process.env.NEXUS_RUN && !process.env.REDIS_CLUSTER_URL ? path.join(process.env.NEXUS_RUN, "redis-cluster") : undefined;
-      const tail = (port: number) => {
-        const f = logs && path.join(logs, String(port), "redis.log");
-        return f && existsSync(f) ? readFileSync(f, "utf8").trim().split("\n").slice(-15).join("\n    ") : "(no log here)";
-      };
-      throw new Error(
-        `the Redis Cluster is not ok after ${withinMs / 1000} s:\n` +
-          now.filter((s) => !s.ok).map((s) => `  ${seed.hostname}:${s.port} says ${s.said}\n  its view:\n    ${s.nodes.trim().split("\n").join("\n    ")}\n  its log:\n    ${tail(s.port)}`).join("\n"),
-      );
-    }
+    if (Date.now() > until) throw new Error(`the Redis Cluster is not ok after ${withinMs / 1000} s:\n${clusterReport(now.filter((s) => !s.ok))}`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Runs `fn`; when it fails, the failure also says what every node of the cluster says now. */
+async function withClusterReport<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw new Error(`${what}: ${(e as Error).message}\nThe cluster now:\n${clusterReport(await nodeStates())}`, { cause: e });
   }
 }
 
@@ -133,7 +159,7 @@ async function allKeysCurrent(): Promise<boolean> {
 beforeAll(async () => {
   if (!process.env.REDIS_CLUSTER_URL) execFileSync("bash", [SERVICES, "cluster"], { stdio: "inherit" });
   const u = new URL(CLUSTER_URL);
-  cluster = new Cluster([{ host: u.hostname, port: Number(u.port) }]);
+  cluster = testClient([{ host: u.hostname, port: Number(u.port) }]);
   await addWarmupUser();
   pgdb = await freshDatabase("redis_cluster");
   pg = new Client({ connectionString: pgdb.url });
@@ -150,7 +176,7 @@ async function localCluster(): Promise<void> {
   await addWarmupUser(); // a node started again or a cluster created anew has lost the in-memory ACL user
   const u = new URL(CLUSTER_URL);
   cluster?.disconnect();
-  cluster = new Cluster(NODE_PORTS.map((port) => ({ host: u.hostname, port })));
+  cluster = testClient(NODE_PORTS.map((port) => ({ host: u.hostname, port })));
 }
 
 // Each test starts on a healthy cluster: one that a test before left down (its own failure says
@@ -266,8 +292,7 @@ describe("warmup on a three-master Redis Cluster", () => {
     expect(failedOver).toBe(true);
     // The promoted replica's new configuration reaches every node by gossip; reads wait for that.
     await clusterHealthy(60_000);
-    const m = await marker();
-    await expectCompleteOrCleanlyStopped(outcome, m);
+    await withClusterReport("after the failover", async () => expectCompleteOrCleanlyStopped(outcome, await marker()));
   }, 120_000);
 
   it("a slot migrating during the warm: keys of that slot reach the importing node through ASK", async () => {
@@ -365,10 +390,11 @@ describe("warmup on a three-master Redis Cluster", () => {
     }
     expect(takenOver).toBe(true);
     await localCluster();
-    const m = await marker();
     console.log(`killed master ${vport}: ${outcome.ok ? "the warm completed" : (outcome.error as Error).message}`);
-    // Completed means the kill landed after the last write to that master.
-    await expectCompleteOrCleanlyStopped(outcome, m);
-    if (outcome.ok) expect((await warmupStatus(conn, declarations)).needed).toBe(false);
+    await withClusterReport("after the kill", async () => {
+      // Completed means the kill landed after the last write to that master.
+      await expectCompleteOrCleanlyStopped(outcome, await marker());
+      if (outcome.ok) expect((await warmupStatus(conn, declarations)).needed).toBe(false);
+    });
   }, 120_000);
 });
