@@ -58,6 +58,17 @@ export class DatabaseLayer extends pulumi.ComponentResource {
     const optional = (key: Parameters<typeof stackPassword>[1]) =>
       secretConfigValue(key) === undefined ? undefined : pw(key, key);
 
+    // The network first: the docker provider waits a fixed 2 s after creating one before it reads it
+    // back, and every container waits for it.
+    let network: docker.Network | undefined;
+    if (usesDocker) {
+      network = new sdk.docker.Network(
+        `${name}-network`,
+        { name: cfg.docker.networkName, driver: "bridge", internal: false, labels: [{ label: "nexus-db.stack", value: cfg.stack }] },
+        { ...DOCKER_PLUGIN, parent: this },
+      );
+    }
+
     let certs: Certificates | undefined;
     if (cfg.tls.mode !== "none") {
       certs = new Certificates(
@@ -72,15 +83,6 @@ export class DatabaseLayer extends pulumi.ComponentResource {
         { parent: this },
       );
       this.caCertPem = certs.caCertPem;
-    }
-
-    let network: docker.Network | undefined;
-    if (usesDocker) {
-      network = new sdk.docker.Network(
-        `${name}-network`,
-        { name: cfg.docker.networkName, driver: "bridge", internal: false, labels: [{ label: "nexus-db.stack", value: cfg.stack }] },
-        { ...DOCKER_PLUGIN, parent: this },
-      );
     }
 
     // docker and cloud: the stack sets the admin password (the container's superuser, the RDS master user, the Atlas schema user).

@@ -109,7 +109,8 @@ export async function waitUntilAccepting(connection: ConnectionInput, ms: number
       return;
     } catch (err) {
       if (!isStarting((err as { cause?: unknown }).cause ?? err) || Date.now() >= deadline) return;
-      await new Promise((r) => setTimeout(r, 500));
+      // A refused or "starting up" connection costs the server next to nothing: ask often.
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 }
