@@ -225,6 +225,7 @@ async function expectCompleteOrCleanlyStopped(outcome: { ok: true } | { ok: fals
     expect((outcome.error as Error).message).toMatch(/^warmup (stopped|wrote its keys).*No warmup marker was written/);
     expect(m).toBeNull();
   }
+  await clusterHealthy(60_000); // the next run starts on a settled cluster, as a later `up` would
   const next = await warmRedis(conn, declarations);
   expect(next.needed === false || next.warmed === true).toBe(true);
   expect(await allKeysCurrent()).toBe(true);
