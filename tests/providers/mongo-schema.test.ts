@@ -139,7 +139,7 @@ describe("MongoSchema provider", () => {
     expect(creating.capabilities).toBeUndefined();
     expect(DRY_RUN_INPUT in creating).toBe(false);
     const created = await p.create!(creating);
-    expect(created.outs.managedIndexes).toContain("file_metadata.sha256_1");
+    expect((created.outs as MongoSchemaOutputs).managedIndexes).toContain("file_metadata.sha256_1");
     const existing = (await check(creating, flagged(false))).inputs as MongoSchemaInputs;
     expect(existing.pendingActions.filter(isAction)).toEqual([]);
     expect(existing.capabilities).toBeDefined();
