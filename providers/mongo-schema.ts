@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Capabilities, CollectionDeclaration, MongoFeature } from "../engines/mongo";
 import { NexusDynamicResource } from "./resource";
-import { CREDENTIALS_FINGERPRINT, credentialsFingerprint, hasUnknown, liveCheck, loadEngine, outputsOf } from "./runtime";
+import { CREDENTIALS_FINGERPRINT, credentialsFingerprint, hasUnknown, loadEngine, outputsOf } from "./runtime";
 
 type Engine = typeof import("../engines/mongo");
 
@@ -120,7 +120,6 @@ const MONGO_CREDENTIALS = ["connection", "users"];
  */
 export const mongoSchemaProvider: pulumi.dynamic.ResourceProvider<MongoSchemaInputs, MongoSchemaOutputs> = {
   async check(olds: Partial<MongoSchemaInputs>, news: Partial<MongoSchemaInputs>) {
-    const live = liveCheck(olds, news);
     const engine = loadEngine<Engine>("engines/mongo/index");
     const failures: pulumi.dynamic.CheckFailure[] = [];
     if (!news.database || typeof news.database !== "string") failures.push({ property: "database", reason: "the platform database name is required" });
@@ -163,10 +162,6 @@ export const mongoSchemaProvider: pulumi.dynamic.ResourceProvider<MongoSchemaInp
       return { inputs };
     }
 
-    if (!live) {
-      inputs.pendingActions = ["(planned and applied by create, against the server)"];
-      return { inputs };
-    }
     let r: Awaited<ReturnType<typeof reconcile>>;
     try {
       r = await reconcile(engine, inputs, olds.capabilities);
@@ -300,7 +295,7 @@ export class MongoSchema extends NexusDynamicResource {
   constructor(name: string, args: MongoSchemaArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       // Registered with the SDK's generic `pulumi-nodejs:dynamic:Resource` before the one convention.
-      { type: "MongoSchema", credentials: MONGO_CREDENTIALS, formerTypes: ["pulumi-nodejs:dynamic:Resource"], planInCheck: true },
+      { type: "MongoSchema", credentials: MONGO_CREDENTIALS, formerTypes: ["pulumi-nodejs:dynamic:Resource"] },
       { module: "providers/mongo-schema.ts", name: "mongoSchemaProvider" },
       name,
       {

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RedisOptions } from "ioredis";
 import type { KeyspaceOptions } from "../redis/layout";
 import { NexusDynamicResource } from "./resource";
-import { hasUnknown, liveCheck, loadEngine } from "./runtime";
+import { hasUnknown, loadEngine } from "./runtime";
 
 type Engine = typeof import("../engines/redis/warmup");
 
@@ -76,8 +76,7 @@ function pgClient(c: RedisWarmupConnections["database"]) {
  * providers/runtime.ts): the engine and its drivers are loaded inside each call. Exported for tests.
  */
 export const redisWarmupProvider: pulumi.dynamic.ResourceProvider<RedisWarmupInputs, RedisWarmupOutputs> = {
-  async check(olds: Partial<RedisWarmupInputs>, news: Partial<RedisWarmupInputs>) {
-    const live = liveCheck(olds, news);
+  async check(_olds: Partial<RedisWarmupInputs>, news: Partial<RedisWarmupInputs>) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
     const c = news.connections;
     if (!c || (!hasUnknown(c) && (!c.database || !["string", "object"].includes(typeof c.database) || !c.redis))) {
@@ -107,10 +106,6 @@ export const redisWarmupProvider: pulumi.dynamic.ResourceProvider<RedisWarmupInp
     }
     if (hasUnknown(c) || hasUnknown(inputs.keyspace)) {
       inputs.pendingReasons = ["(Redis or PostgreSQL not known yet: warms on create)"];
-      return { inputs };
-    }
-    if (!live) {
-      inputs.pendingReasons = ["(warms on create)"];
       return { inputs };
     }
     try {
@@ -191,7 +186,7 @@ export class RedisWarmup extends NexusDynamicResource {
   constructor(name: string, args: RedisWarmupArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       // Registered with the SDK's generic `pulumi-nodejs:dynamic:Resource` before the one convention.
-      { type: "RedisWarmup", credentials: ["connections"], formerTypes: ["pulumi-nodejs:dynamic:Resource"], planInCheck: true },
+      { type: "RedisWarmup", credentials: ["connections"], formerTypes: ["pulumi-nodejs:dynamic:Resource"] },
       { module: "providers/redis-warmup.ts", name: "redisWarmupProvider" },
       name,
       {

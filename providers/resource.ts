@@ -11,7 +11,7 @@
 //     provider's closure with the V8 inspector on every run of the program (≈ 0.4 s a preview for
 //     seven providers); this string costs nothing and is the same on every machine.
 import * as pulumi from "@pulumi/pulumi";
-import { CREDENTIALS_FINGERPRINT, DRY_RUN_INPUT } from "./runtime";
+import { CREDENTIALS_FINGERPRINT } from "./runtime";
 
 /** The module of every dynamic resource's type token. */
 export const DYNAMIC_MODULE = "nexus:db";
@@ -68,8 +68,6 @@ export interface DynamicResourceSpec {
   credentials: readonly string[];
   /** Type tokens the resource was registered with before (kept as aliases). Default: none. */
   formerTypes?: readonly string[];
-  /** Its `check` plans against the live server: it is told whether this run is a preview (providers/runtime.ts, liveCheck). Default false. */
-  planInCheck?: boolean;
 }
 
 /**
@@ -80,7 +78,6 @@ export abstract class NexusDynamicResource extends pulumi.CustomResource {
   protected constructor(spec: DynamicResourceSpec, provider: ProviderRef, name: string, props: pulumi.Inputs, opts?: pulumi.CustomResourceOptions) {
     if ("__provider" in props) throw new Error("A dynamic resource must not define the __provider key");
     const marked: pulumi.Inputs = { ...props, __provider: providerModuleSource(provider) };
-    if (spec.planInCheck) marked[DRY_RUN_INPUT] = pulumi.runtime.isDryRun();
     for (const k of spec.credentials) if (marked[k] !== undefined) marked[k] = pulumi.secret(marked[k]);
     super(
       dynamicTypeToken(spec.type),

@@ -65,29 +65,6 @@ export function hasUnknown(value: unknown): boolean {
 
 export { canonicalJson };
 
-/**
- * An input the program adds to the resources that plan against a live server in `check`
- * (providers/resource.ts, `planInCheck`): whether this run of the program is a preview. `check`
- * takes it out again (liveCheck), so it is never stored, shown or diffed.
- */
-export const DRY_RUN_INPUT = "__nexusDryRun";
-
-/**
- * Whether `check` should read the live server. During a preview, always: its plan is what
- * `pulumi preview --diff` shows. During the update itself, only for a resource that exists: its
- * `diff` decides on that plan. A resource about to be created is planned and applied (and refused,
- * where it must be) by `create` itself, and the engine checks one registration at a time: a live
- * read there would hold back every registration behind it (on a docker stack, the certificates
- * and containers). A caller without the flag is read live, as before. Removes the flag from `news`.
- */
-export function liveCheck(olds: object | undefined, news: object): boolean {
-  const n = news as Record<string, unknown>;
-  const dryRun = n[DRY_RUN_INPUT];
-  delete n[DRY_RUN_INPUT];
-  const creating = !olds || Object.keys(olds).length === 0;
-  return dryRun !== false || !creating;
-}
-
 /** The output that stands for a resource's credentials: a hash, so that `diff` sees a rotated password without the state keeping it. */
 export const CREDENTIALS_FINGERPRINT = "credentialsFingerprint";
 

@@ -8,7 +8,7 @@ import { nexusCollections } from "../../mongo/collections";
 import type { MongoSchemaInputs, MongoSchemaOutputs } from "../../providers/mongo-schema";
 import { MONGODB_URL } from "../helpers/env";
 import { testDatabase } from "../engines/mongo/helpers";
-import { DRY_RUN_INPUT, UNKNOWN } from "../../providers/runtime";
+import { UNKNOWN } from "../../providers/runtime";
 import { installMocks, type MockRuntime } from "../helpers/mocks";
 
 type ProviderModule = typeof import("../../providers/mongo-schema");
@@ -128,24 +128,6 @@ describe("MongoSchema provider", () => {
     const inputs = r.inputs as MongoSchemaInputs;
     expect(inputs.pendingActions[0]).toMatch(/server not reachable yet/);
     expect(inputs.pendingActions).toContain("create index engine_stats.ts_1 (TTL 2592000s)");
-  });
-
-  it("in the update itself (not a preview), a schema about to be created is not planned in check but by create; one that exists is; the flag is never an input", async () => {
-    const p = mod.mongoSchemaProvider;
-    const db = testDatabase();
-    const flagged = (dryRun: boolean) => ({ ...news(db), [DRY_RUN_INPUT]: dryRun }) as Partial<MongoSchemaInputs>;
-    const creating = (await check({}, flagged(false))).inputs as MongoSchemaInputs;
-    expect(creating.pendingActions).toEqual(["(planned and applied by create, against the server)"]);
-    expect(creating.capabilities).toBeUndefined();
-    expect(DRY_RUN_INPUT in creating).toBe(false);
-    const created = await p.create!(creating);
-    expect((created.outs as MongoSchemaOutputs).managedIndexes).toContain("file_metadata.sha256_1");
-    const existing = (await check(creating, flagged(false))).inputs as MongoSchemaInputs;
-    expect(existing.pendingActions.filter(isAction)).toEqual([]);
-    expect(existing.capabilities).toBeDefined();
-    expect(DRY_RUN_INPUT in existing).toBe(false);
-    const previewing = (await check({}, { ...news(testDatabase()), [DRY_RUN_INPUT]: true } as Partial<MongoSchemaInputs>)).inputs as MongoSchemaInputs;
-    expect(previewing.pendingActions).toContain("create index file_metadata.sha256_1 (unique)");
   });
 
   it("keeps passwords out of the plan and the outputs; delete keeps the collections unless the stack drops them", async () => {

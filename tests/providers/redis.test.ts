@@ -11,7 +11,7 @@ import type { RedisWarmupInputs, RedisWarmupOutputs } from "../../providers/redi
 import type { FreshDatabase } from "../helpers/pg";
 import { seededDatabase } from "../engines/redis/pgdata";
 import { freePort, startRedisServer, tempDir, type RedisProcess } from "../helpers/redis-server";
-import { DRY_RUN_INPUT, UNKNOWN } from "../../providers/runtime";
+import { UNKNOWN } from "../../providers/runtime";
 import { installMocks, type MockRuntime } from "../helpers/mocks";
 
 type ProviderModule = typeof import("../../providers/redis-warmup");
@@ -103,20 +103,6 @@ describe("RedisWarmup provider", () => {
     expect(unreachable.pendingReasons).toEqual([expect.stringMatching(/^\(marker not checked: cannot connect to Redis at 127\.0\.0\.1:\d+ .*ECONNREFUSED/)]);
     const bad = await mod.redisWarmupProvider.check!({} as RedisWarmupInputs, { batchSize: 0 } as RedisWarmupInputs);
     expect(bad.failures?.map((f) => f.property).sort()).toEqual(["batchSize", "connections"]);
-  });
-
-  it("in the update itself (not a preview), a warmup about to be created is not read in check; one that exists is; the flag is never an input", async () => {
-    const closed = await freePort();
-    const unreachable = { database: pgdb.url, redis: `redis://nexus_warmup:x@127.0.0.1:${closed}` };
-    const flagged = (dryRun: boolean) => ({ connections: unreachable, [DRY_RUN_INPUT]: dryRun }) as Partial<RedisWarmupInputs>;
-    const creating = await check(flagged(false));
-    expect(creating.pendingReasons).toEqual(["(warms on create)"]);
-    expect(DRY_RUN_INPUT in creating).toBe(false);
-    const previewing = await check(flagged(true));
-    expect(previewing.pendingReasons).toEqual([expect.stringMatching(/^\(marker not checked: .*ECONNREFUSED/)]);
-    expect(DRY_RUN_INPUT in previewing).toBe(false);
-    const existing = (await mod.redisWarmupProvider.check!(previewing, flagged(false) as RedisWarmupInputs)).inputs as RedisWarmupInputs;
-    expect(existing.pendingReasons).toEqual([expect.stringMatching(/^\(marker not checked: .*ECONNREFUSED/)]);
   });
 });
 
