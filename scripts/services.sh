@@ -152,8 +152,8 @@ cluster_nodes_up() {
     mkdir -p "$CLUSTER_DIR/$port"
     if ! redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
       log "starting Redis Cluster node on 127.0.0.1:$port"
-      # No diskless-sync delay (5 s by default, to gather replicas): each master has one, which syncs at once.
       [ -f "$CLUSTER_DIR/$port/redis.log" ] && mv -f "$CLUSTER_DIR/$port/redis.log" "$CLUSTER_DIR/$port/redis.log.previous"
+      # No diskless-sync delay (5 s by default, to gather replicas): each master has one, which syncs at once.
       redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-port $((port + 1000)) \
         --cluster-config-file "$CLUSTER_DIR/$port/nodes.conf" --cluster-node-timeout 5000 --save "" --appendonly no --repl-diskless-sync-delay 0 \
         --dir "$CLUSTER_DIR/$port" --pidfile "$CLUSTER_DIR/$port/redis.pid" --logfile "$CLUSTER_DIR/$port/redis.log"
