@@ -183,7 +183,7 @@ export class DatabaseLayer extends pulumi.ComponentResource {
       this.backups = new ScheduledBackups(
         `${name}-backup`,
         { config: cfg, network: network.name, caCertPem: certs.caCertPem, backupKey: pulumi.secret(backupKey), stores },
-        { parent: this, dependsOn: [this.postgres.ready, this.mongo, this.redis] },
+        { parent: this, dependsOn: [...this.postgres.ready, this.mongo, this.redis] },
       );
     }
 
@@ -207,7 +207,7 @@ export class DatabaseLayer extends pulumi.ComponentResource {
             })),
           keyspace: { cluster: this.redis.settings.cluster, keyPrefix: this.redis.settings.keyPrefix },
         },
-        { parent: this, dependsOn: [this.postgres.ready, ...this.redis.ready] },
+        { parent: this, dependsOn: [...this.postgres.ready, ...this.redis.ready] },
       );
     }
 

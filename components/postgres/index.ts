@@ -1,6 +1,6 @@
 // `nexus:db:Postgres`: the PostgreSQL server (a container, one that exists, or RDS), its roles, the
 // migrations of sql/migrations, grants on what they create, and (dev/test) the seed data.
-// Order: server healthy → roles and database → migrations (as the owner) → grants → seeds.
+// Order: server healthy → roles and database → migrations (as the owner) → grants and seeds side by side.
 // The server comes from a backend (docker.ts, external.ts, rds.ts); everything after it is shared.
 import * as pulumi from "@pulumi/pulumi";
 import { postgresConnectionBudget } from "../../config/backend-handoff";
@@ -51,8 +51,11 @@ export class Postgres extends pulumi.ComponentResource {
   readonly connections: Record<"owner" | "app" | "readonly", pulumi.Output<PgConnection>>;
   readonly schema: PostgresSchema;
   readonly grants: PostgresGrants;
-  /** The last resource of the chain (grants or seeds): what reads the data waits for it. */
-  readonly ready: pulumi.Resource;
+  /**
+   * What must be done before anyone reads the data: the grants and, when loaded, the seeds. Both
+   * follow the schema and run side by side (the seeds load as the owner, who needs no grant).
+   */
+  readonly ready: pulumi.Resource[];
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nexus:db:Postgres", name, {}, opts);
@@ -109,7 +112,9 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.schema] },
     );
 
-    this.ready = c.seedData ? new PostgresSeedData(`${name}-seed`, { connection: ownerConnection }, { parent: this, dependsOn: [this.grants] }) : this.grants;
+    this.ready = c.seedData
+      ? [this.grants, new PostgresSeedData(`${name}-seed`, { connection: ownerConnection }, { parent: this, dependsOn: [this.schema] })]
+      : [this.grants];
     this.host = pulumi.output(server.host);
     this.port = pulumi.output(server.port);
     this.database = c.database;

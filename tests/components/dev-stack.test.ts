@@ -385,14 +385,16 @@ describe("PostgreSQL roles, schema, grants, seeds", () => {
     });
   });
 
-  it("order: container → roles → schema → grants → seeds (dependsOn)", () => {
+  it("order: container → roles → schema → grants and seeds side by side (dependsOn)", () => {
     const dependsOn = (n: string) => mocks.optionsOf(n).dependsOn as unknown[];
     const resource = (n: string) => mocks.constructed.find((c) => c.name === n)!.resource;
     expect(dependsOn("nexus-postgres-roles")).toEqual([resource("nexus-postgres-container")]);
     expect(dependsOn("nexus-postgres-schema")).toEqual([resource("nexus-postgres-roles")]);
     expect(dependsOn("nexus-postgres-grants")).toEqual([resource("nexus-postgres-schema")]);
-    expect(dependsOn("nexus-postgres-seed")).toEqual([resource("nexus-postgres-grants")]);
-    expect(layer.postgres.ready).toBe(resource("nexus-postgres-seed"));
+    expect(dependsOn("nexus-postgres-seed")).toEqual([resource("nexus-postgres-schema")]);
+    expect(layer.postgres.ready).toEqual([resource("nexus-postgres-grants"), resource("nexus-postgres-seed")]);
+    // The warmup reads as the read-only role (the grants) what the seeds loaded.
+    expect(dependsOn("nexus-redis-warmup")).toEqual(expect.arrayContaining([resource("nexus-postgres-grants"), resource("nexus-postgres-seed")]));
     expect(dependsOn("nexus-mongo-schema")).toEqual([resource("nexus-mongo-container")]);
   });
 

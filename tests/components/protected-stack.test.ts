@@ -48,7 +48,7 @@ describe("a protected stack (prod on docker)", () => {
     expect(prod.names).not.toContain("prod-postgres-seed");
     expect(prod.names.filter((n) => n.includes("devtools"))).toEqual([]);
     expect(prodLayer.devTools).toBeUndefined();
-    expect(prodLayer.postgres.ready).toBe(prodLayer.postgres.grants);
+    expect(prodLayer.postgres.ready).toEqual([prodLayer.postgres.grants]);
   });
 
   it("marks the migrations and the Mongo reconcile protected, never dropping on delete", () => {

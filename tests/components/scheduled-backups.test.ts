@@ -68,7 +68,7 @@ describe("scheduled backups on the dev stack", () => {
     expect(mocks.byName("nexus-backup-container").inputs.ports).toBeUndefined();
     // It starts once the stores are up and the schema is in place.
     const after = mocks.optionsOf("nexus-backup").dependsOn as { __name?: string }[];
-    expect(after.map((r) => mocks.constructed.find((c) => c.resource === r)?.name)).toEqual(["nexus-postgres-seed", "nexus-mongo", "nexus-redis"]);
+    expect(after.map((r) => mocks.constructed.find((c) => c.resource === r)?.name)).toEqual(["nexus-postgres-grants", "nexus-postgres-seed", "nexus-mongo", "nexus-redis"]);
   });
 
   it("the archive volume outlives `pulumi destroy` (the stack is not ephemeral)", () => {
