@@ -11,7 +11,8 @@
 // Integrity and secrecy come from the encryption layer below (crypto.ts); the SHA-256 of each part
 // is recorded for the manifest and checked again when reading.
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream, createWriteStream, renameSync, rmSync, type WriteStream } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, renameSync, rmSync, type WriteStream } from "node:fs";
+import * as path from "node:path";
 import { open } from "node:fs/promises";
 import { once } from "node:events";
 import { ARCHIVE_HEADER_BYTES, ArchiveError, ByteQueue, DecryptStream, EncryptStream, openArchiveKey, type ArchiveKey } from "./crypto";
@@ -42,7 +43,12 @@ const MAX_JSON_FRAME = 64 << 20;
 /** Data frames are cut at this size, so a reader never holds more than this of one frame. */
 const MAX_DATA_FRAME = 1 << 20;
 
-/** Writes an encrypted archive to `file` (via `file.partial`, renamed when complete). Mode 0600. */
+/**
+ * Writes an encrypted archive to `file` (via `file.partial`, renamed when complete). Mode 0600. The
+ * archive is on disk before it gets its name (the file is synced before the rename, the folder
+ * after it), as `pg_dump` syncs its output: a crash of the machine leaves the archive whole or
+ * only a `.partial`, never a named archive with its end still in the page cache.
+ */
 export class ArchiveWriter {
   private readonly out: WriteStream;
   private enc!: EncryptStream;
@@ -58,7 +64,7 @@ export class ArchiveWriter {
     key: ArchiveKey | Promise<ArchiveKey>,
   ) {
     this.partial = `${file}.partial`;
-    this.out = createWriteStream(this.partial, { mode: 0o600 });
+    this.out = createWriteStream(this.partial, { mode: 0o600, flush: true });
     const fail = (e: Error) => (this.failed ??= new Error(`cannot write ${this.partial}: ${e.message}`, { cause: e }));
     this.out.on("error", fail);
     this.ready = Promise.resolve(key).then((k) => {
@@ -124,9 +130,11 @@ export class ArchiveWriter {
     await this.frame(Frame.Manifest, Buffer.from(JSON.stringify(manifest)));
     await this.frame(Frame.Close, Buffer.alloc(0));
     this.enc.end();
-    await this.until(this.out, "finish");
+    // "close", not "finish": the stream syncs the file (flush) when it closes it.
+    await this.until(this.out, "close");
     if (this.failed) throw this.failed;
     renameSync(this.partial, this.file);
+    syncFolder(path.dirname(this.file));
   }
 
   /** Gives up: the partial file is removed, so no incomplete archive is left looking like one. */
@@ -138,6 +146,16 @@ export class ArchiveWriter {
     this.out.destroy();
     await once(this.out, "close").catch(() => undefined);
     rmSync(this.partial, { force: true });
+  }
+}
+
+/** The folder's entries on disk (a rename is durable once its folder is synced). */
+function syncFolder(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
