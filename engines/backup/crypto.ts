@@ -272,7 +272,10 @@ export class DecryptStream extends Transform {
     d.setAAD(aadOf(this.k.header, this.index, final));
     d.setAuthTag(tag);
     try {
-      return { data: Buffer.concat([d.update(body), d.final()]), final };
+      const data = d.update(body);
+      // GCM's final() authenticates and returns nothing: no second copy of the chunk to join it.
+      const rest = d.final();
+      return { data: rest.length ? Buffer.concat([data, rest]) : data, final };
     } catch {
       return undefined;
     }
