@@ -3,7 +3,7 @@
 // here: the docker test stack keeps Mongo on a server outside Docker), free ports, and cleanup of
 // everything a stack left in the engine.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -43,8 +43,47 @@ export function docker(...args: string[]): string {
   return execFileSync("docker", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 }
 
-/** A free TCP port on loopback (closed again before it is returned). */
-export function freePort(host = "127.0.0.1"): Promise<number> {
+/** Whether `port` can be listened on now (closed again before this returns). */
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+/** The ports the kernel hands out as the local end of outgoing connections (Linux's default elsewhere). */
+function ephemeralPorts(): [number, number] {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch {
+    // not Linux: its default range
+  }
+  return [32768, 60999];
+}
+
+const FIRST_PORT = 20000;
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on loopback for a container to publish, below the kernel's range for outgoing
+ * connections: the stack binds it many seconds after it is chosen, and a port of that range can be
+ * taken meanwhile as the local end of any connection on the machine (the suite's own clients; seen:
+ * Mongo Express's port "already in use" when its container started). Never the same port twice in
+ * one process.
+ */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  const [low] = ephemeralPorts();
+  if (low - FIRST_PORT >= 1000) {
+    for (let i = 0; i < 100; i++) {
+      const port = FIRST_PORT + Math.floor(Math.random() * (low - FIRST_PORT));
+      if (handedOut.has(port) || !(await canListen(port, host))) continue;
+      handedOut.add(port);
+      return port;
+    }
+  }
+  // No room below the range (or nothing free there): one the kernel picks.
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);
