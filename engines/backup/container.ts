@@ -11,7 +11,7 @@
 // Integrity and secrecy come from the encryption layer below (crypto.ts); the SHA-256 of each part
 // is recorded for the manifest and checked again when reading.
 import { createHash, type Hash } from "node:crypto";
-import { closeSync, createReadStream, createWriteStream, fsyncSync, openSync, renameSync, rmSync, type WriteStream } from "node:fs";
+import { createReadStream, createWriteStream, renameSync, rmSync, type WriteStream } from "node:fs";
 import * as path from "node:path";
 import { open } from "node:fs/promises";
 import { once } from "node:events";
@@ -134,7 +134,7 @@ export class ArchiveWriter {
     await this.until(this.out, "close");
     if (this.failed) throw this.failed;
     renameSync(this.partial, this.file);
-    syncFolder(path.dirname(this.file));
+    await syncFolder(path.dirname(this.file));
   }
 
   /** Gives up: the partial file is removed, so no incomplete archive is left looking like one. */
@@ -150,12 +150,12 @@ export class ArchiveWriter {
 }
 
 /** The folder's entries on disk (a rename is durable once its folder is synced). */
-function syncFolder(dir: string): void {
-  const fd = openSync(dir, "r");
+async function syncFolder(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
   try {
-    fsyncSync(fd);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
 }
 

@@ -52,15 +52,15 @@ function canListen(port: number, host: string): Promise<boolean> {
   });
 }
 
-/** The ports the kernel hands out as the local end of outgoing connections (Linux's default elsewhere). */
-function ephemeralPorts(): [number, number] {
+/** The first port the kernel hands out as the local end of outgoing connections (Linux's default elsewhere). */
+function firstEphemeralPort(): number {
   try {
-    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
-    if (low > 0 && high >= low) return [low, high];
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (low > 0) return low;
   } catch {
     // not Linux: its default range
   }
-  return [32768, 60999];
+  return 32768;
 }
 
 const FIRST_PORT = 20000;
@@ -74,7 +74,7 @@ const handedOut = new Set<number>();
  * one process.
  */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
-  const [low] = ephemeralPorts();
+  const low = firstEphemeralPort();
   if (low - FIRST_PORT >= 1000) {
     for (let i = 0; i < 100; i++) {
       const port = FIRST_PORT + Math.floor(Math.random() * (low - FIRST_PORT));
