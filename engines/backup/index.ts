@@ -6,6 +6,8 @@
 // each part's SHA-256. A restore reads the whole archive once to authenticate it (a wrong key, a
 // flipped bit or a cut-off file stops it there), checks every target (empty, not at a newer schema
 // version, client tools new enough), and only then writes — and counts what it wrote afterwards.
+// Restoring PostgreSQL alone, that first pass is also the restore: `pg_restore` runs in one
+// transaction that can only commit once the whole archive has been authenticated.
 import { statSync } from "node:fs";
 import type { MongoClient } from "mongodb";
 import type { Client } from "pg";
@@ -19,8 +21,12 @@ import {
   checkPostgresTarget,
   DEFAULT_HISTORY_TABLE,
   inspectPostgresTarget,
+  postgresPartFacts,
   restorePostgres,
+  startPostgresRestore,
   verifyPostgresRestore,
+  type PostgresPartFacts,
+  type PostgresRestoreInFlight,
   type PgTool,
   type PostgresManifest,
 } from "./postgres";
@@ -161,64 +167,99 @@ export interface RestoreResult {
   mismatches: string[];
 }
 
-/** Verifies the archive, checks every target, then restores. Throws before any write when a check fails. */
+/**
+ * Verifies the archive, checks every target, then restores. Throws before any write when a check
+ * fails. A restore of PostgreSQL alone reads the archive once: its target is checked from the
+ * part's header, `pg_restore` runs while the rest of the archive is authenticated, and it commits
+ * only once all of it was (startPostgresRestore); a damaged archive rolls it back.
+ */
 export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
   // Reading the PostgreSQL target (no writes) overlaps the key derivation and the authentication pass.
   const pgHistory = opts.targets.postgres?.historyTable ?? DEFAULT_HISTORY_TABLE;
   const pgEarly = opts.targets.postgres ? inspectPostgresTarget(opts.targets.postgres.url, pgHistory) : undefined;
   pgEarly?.catch(() => undefined);
+  const inspectPg = (url: string, history: string) => (history === pgHistory && pgEarly ? pgEarly : inspectPostgresTarget(url, history));
   const key = await openArchive(opts.file, opts.passphrase);
-  // Pass 1: authenticate everything. A damaged or tampered archive stops here, before any write.
-  const { manifest } = await readArchive<BackupManifest>(opts.file, key);
-  checkFormat(opts.file, manifest);
   const t = opts.targets;
-  const skipped: string[] = [];
-  for (const store of ["postgres", "mongo", "redis"] as const) {
-    if (manifest[store] && !t[store]) skipped.push(`${store}: in the archive, but no target was given`);
-    if (!manifest[store] && t[store]) skipped.push(`${store}: a target was given, but the archive holds no ${store} part`);
-  }
-  const pg = manifest.postgres && t.postgres ? t.postgres : undefined;
-  const mg = manifest.mongo && t.mongo ? t.mongo : undefined;
-  const rd = manifest.redis && t.redis ? t.redis : undefined;
-
-  // Pass 2: every target is checked before anything is written to any of them.
-  let pgRestore: PgTool | undefined;
-  if (pg) {
-    const history = manifest.postgres!.historyTable ?? DEFAULT_HISTORY_TABLE;
-    const state = history === pgHistory && pgEarly ? await pgEarly : await inspectPostgresTarget(pg.url, history);
-    pgRestore = checkPostgresTarget(pg.url, manifest.postgres!, state, opts);
-  }
-  const mongoClient = mg ? await connectMongo(mg.url, mg.tls) : undefined;
   let verifying: Promise<Client> | undefined;
+  const openVerifier = (url: string) => {
+    verifying = connect(url, "restore verify");
+    verifying.catch(() => undefined);
+  };
+  const pgAlone = t.postgres && !t.mongo && !t.redis ? t.postgres : undefined;
+  let inFlight: { restore: PostgresRestoreInFlight; facts: PostgresPartFacts } | undefined;
+  let mongoClient: MongoClient | undefined;
   try {
+    // Pass 1: authenticate everything. A damaged or tampered archive stops here, before anything
+    // is written — or, restoring PostgreSQL alone, before its transaction commits.
+    const { manifest } = await readArchive<BackupManifest>(
+      opts.file,
+      key,
+      pgAlone &&
+        (async (part) => {
+          const facts = part.kind === "postgres" && !inFlight ? postgresPartFacts(part.meta) : undefined;
+          if (!facts) return; // an archive from before the part's header carried them: restored in pass 3
+          const tool = checkPostgresTarget(pgAlone.url, facts, await inspectPg(pgAlone.url, facts.historyTable), opts);
+          openVerifier(pgAlone.url);
+          const onProgress = (bytes: number) => opts.onProgress?.({ store: "postgres", bytes });
+          inFlight = { restore: await startPostgresRestore(part, tool, { url: pgAlone.url, replace: opts.replace, noOwner: opts.noOwner, onProgress }), facts };
+        }),
+    );
+    checkFormat(opts.file, manifest);
+    const skipped: string[] = [];
+    for (const store of ["postgres", "mongo", "redis"] as const) {
+      if (manifest[store] && !t[store]) skipped.push(`${store}: in the archive, but no target was given`);
+      if (!manifest[store] && t[store]) skipped.push(`${store}: a target was given, but the archive holds no ${store} part`);
+    }
+    const pg = manifest.postgres && t.postgres ? t.postgres : undefined;
+    const mg = manifest.mongo && t.mongo ? t.mongo : undefined;
+    const rd = manifest.redis && t.redis ? t.redis : undefined;
+    const restored: RestoreResult["restored"] = {};
+    if (inFlight) {
+      const m = manifest.postgres;
+      const f = inFlight.facts;
+      if (!m || m.schemaVersion !== f.schemaVersion || m.historyTable !== f.historyTable || m.pgDump.major !== f.pgDump.major) {
+        throw new ArchiveError(`${opts.file} is damaged: the header of its PostgreSQL part and its manifest disagree`);
+      }
+      await inFlight.restore.commit();
+      restored.postgres = true;
+    }
+
+    // Pass 2: every target is checked before anything (more) is written to any of them.
+    let pgRestore: PgTool | undefined;
+    if (pg && !restored.postgres) {
+      const history = manifest.postgres!.historyTable ?? DEFAULT_HISTORY_TABLE;
+      pgRestore = checkPostgresTarget(pg.url, manifest.postgres!, await inspectPg(pg.url, history), opts);
+    }
+    mongoClient = mg ? await connectMongo(mg.url, mg.tls) : undefined;
     if (mg) checkMongoTarget(mg.database, await inspectMongoTarget(mongoClient!, mg.database, manifest.mongo!), opts);
     if (rd) checkRedisTarget(rd.url, manifest.redis!, await inspectRedisTarget(rd), opts);
 
-    // Pass 3: write. The connection that counts afterwards is opened meanwhile.
-    verifying = pg ? connect(pg.url, "restore verify") : undefined;
-    verifying?.catch(() => undefined);
-    const restored: RestoreResult["restored"] = {};
+    // Pass 3: write what is not written yet. The connection that counts afterwards is opened meanwhile.
+    if (pgRestore) openVerifier(pg!.url);
     let documents = 0;
     let keys = 0;
-    await readArchive<BackupManifest>(opts.file, key, async (part) => {
-      if (part.kind === "postgres" && pg) {
-        await restorePostgres(part, pgRestore!, { url: pg.url, replace: opts.replace, noOwner: opts.noOwner, onProgress: (bytes) => opts.onProgress?.({ store: "postgres", bytes }) });
-        restored.postgres = true;
-      } else if (part.kind === "mongo" && mg) {
-        const name = (part.meta as { name: string }).name;
-        documents += await restoreMongoCollection(part, {
-          client: mongoClient!,
-          database: mg.database,
-          replace: opts.replace,
-          onProgress: (n) => opts.onProgress?.({ store: "mongo", collection: name, documents: documents + n }),
-        });
-        restored.mongoDocuments = documents;
-      } else if (part.kind === "redis" && rd) {
-        const db = (part.meta as { db: number }).db;
-        keys += await restoreRedisDatabase(part, { ...rd, onProgress: (n) => opts.onProgress?.({ store: "redis", db, keys: keys + n }) });
-        restored.redisKeys = keys;
-      }
-    });
+    if (pgRestore || mg || rd) {
+      await readArchive<BackupManifest>(opts.file, key, async (part) => {
+        if (part.kind === "postgres" && pgRestore) {
+          await restorePostgres(part, pgRestore, { url: pg!.url, replace: opts.replace, noOwner: opts.noOwner, onProgress: (bytes) => opts.onProgress?.({ store: "postgres", bytes }) });
+          restored.postgres = true;
+        } else if (part.kind === "mongo" && mg) {
+          const name = (part.meta as { name: string }).name;
+          documents += await restoreMongoCollection(part, {
+            client: mongoClient!,
+            database: mg.database,
+            replace: opts.replace,
+            onProgress: (n) => opts.onProgress?.({ store: "mongo", collection: name, documents: documents + n }),
+          });
+          restored.mongoDocuments = documents;
+        } else if (part.kind === "redis" && rd) {
+          const db = (part.meta as { db: number }).db;
+          keys += await restoreRedisDatabase(part, { ...rd, onProgress: (n) => opts.onProgress?.({ store: "redis", db, keys: keys + n }) });
+          restored.redisKeys = keys;
+        }
+      });
+    }
 
     // Pass 4: count what landed.
     const mismatches: string[] = [];
@@ -234,6 +275,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     }
     return { manifest, restored, skipped, mismatches };
   } finally {
+    // A PostgreSQL restore started in the first pass that never committed: killed, so rolled back.
+    await inFlight?.restore.abort();
     await mongoClient?.close().catch(() => undefined);
     // A restore that failed before its verification: the connection opened for it is closed.
     await verifying?.then((c) => c.end()).catch(() => undefined);

@@ -150,6 +150,30 @@ export interface PostgresBackupOptions {
   onProgress?: (bytes: number) => void;
 }
 
+/**
+ * What a restore needs of a PostgreSQL part before it reaches the manifest at the archive's end: in
+ * the part's header, so that a restore of PostgreSQL alone checks its target and starts
+ * `pg_restore` in its first pass over the archive (restoreBackup). Archives written before it was
+ * there lack `schemaVersion`; they are restored in two passes.
+ */
+export interface PostgresPartMeta {
+  format: "custom";
+  pgDump: string;
+  pgDumpMajor?: number;
+  historyTable?: string;
+  schemaVersion?: number | null;
+}
+
+/** What a restore checks its target with: from the manifest, or from the part's header. */
+export type PostgresPartFacts = Pick<PostgresManifest, "historyTable" | "schemaVersion" | "pgDump">;
+
+/** The part header's facts a restore checks its target with, or undefined when the archive predates them. */
+export function postgresPartFacts(meta: unknown): PostgresPartFacts | undefined {
+  const m = meta as Partial<PostgresPartMeta> | undefined;
+  if (!m || typeof m.pgDump !== "string" || typeof m.pgDumpMajor !== "number" || typeof m.historyTable !== "string" || m.schemaVersion === undefined) return undefined;
+  return { historyTable: m.historyTable, schemaVersion: m.schemaVersion, pgDump: { version: m.pgDump, major: m.pgDumpMajor } };
+}
+
 /** Streams `pg_dump -Fc` of the database into the open archive, on one exported snapshot. */
 export async function backupPostgres(writer: ArchiveWriter, opts: PostgresBackupOptions): Promise<PostgresManifest> {
   const historyTable = opts.historyTable ?? DEFAULT_HISTORY_TABLE;
@@ -173,16 +197,21 @@ export async function backupPostgres(writer: ArchiveWriter, opts: PostgresBackup
       child.on("error", reject);
       child.on("close", (code) => resolve(code));
     });
-    // The counts run on our snapshot while pg_dump reads the same one.
+    // Read on our snapshot while pg_dump reads the same one: the history first (the part's header
+    // carries the schema version; pg_dump spends its first moments reading the catalogs), then
+    // the server's facts and the counts.
+    const history = historyOf(client, historyTable);
     const facts = (async () => {
       const info = await serverInfo(client);
       const tables = await rowCounts(client, await userTables(client));
-      return { info, tables, ...(await historyOf(client, historyTable)) };
+      return { info, tables };
     })();
+    history.catch(() => undefined);
     facts.catch(() => undefined);
-    await writer.beginPart({ name: part, kind: "postgres", meta: { format: "custom", pgDump: pgDump.version } });
     let bytes = 0;
     try {
+      const meta: PostgresPartMeta = { format: "custom", pgDump: pgDump.version, pgDumpMajor: pgDump.major, historyTable, schemaVersion: (await history).schemaVersion };
+      await writer.beginPart({ name: part, kind: "postgres", meta });
       for await (const chunk of dump as AsyncIterable<Buffer>) {
         await writer.write(chunk);
         bytes += chunk.length;
@@ -197,7 +226,7 @@ export async function backupPostgres(writer: ArchiveWriter, opts: PostgresBackup
     // A custom-format dump is never empty (it starts with its "PGDMP" header): no bytes means the output was lost.
     if (bytes === 0) throw new PostgresBackupError(`pg_dump of ${redactUrl(opts.url)} exited 0 but its output reached the archive empty: nothing was written; run the backup again`);
     await writer.endPart();
-    const f = await facts;
+    const [f, h] = await Promise.all([facts, history]);
     const info = f.info;
     return {
       database: info.database,
@@ -205,8 +234,8 @@ export async function backupPostgres(writer: ArchiveWriter, opts: PostgresBackup
       serverVersionNum: info.num,
       pgDump: { version: pgDump.version, major: pgDump.major },
       historyTable,
-      schemaVersion: f.schemaVersion,
-      migrations: f.migrations,
+      schemaVersion: h.schemaVersion,
+      migrations: h.migrations,
       tables: f.tables,
       databaseBytes: info.bytes,
       part,
@@ -244,7 +273,7 @@ export async function inspectPostgresTarget(url: string, historyTable = DEFAULT_
  * Refuses (throws, nothing changed) a restore onto a target whose schema is newer than the
  * archive's, onto a non-empty database without `replace`, or with a pg_restore too old for the dump.
  */
-export function checkPostgresTarget(url: string, m: PostgresManifest, t: PostgresTargetState, opts: { replace?: boolean }): PgTool {
+export function checkPostgresTarget(url: string, m: Pick<PostgresManifest, "schemaVersion" | "pgDump">, t: PostgresTargetState, opts: { replace?: boolean }): PgTool {
   const where = redactUrl(url);
   if (t.schemaVersion !== null && (m.schemaVersion === null || t.schemaVersion > m.schemaVersion)) {
     throw new PostgresBackupError(
@@ -266,8 +295,24 @@ export interface PostgresRestoreOptions {
   onProgress?: (bytes: number) => void;
 }
 
-/** Feeds the part to `pg_restore` in one transaction: it lands whole or not at all. */
-export async function restorePostgres(part: PartReader, tool: PgTool, opts: PostgresRestoreOptions): Promise<void> {
+/** A `pg_restore` that has been fed all of its part but the last piece: it cannot commit until `commit()`. */
+export interface PostgresRestoreInFlight {
+  /** Hands over the last piece and waits for `pg_restore` to commit; throws when it failed. */
+  commit(): Promise<void>;
+  /** Kills `pg_restore` before it could commit: the server rolls its one transaction back. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Starts `pg_restore` (one transaction: it lands whole or not at all) and feeds it the part — all
+ * of it but the last piece, which is held back. `pg_restore` reads its input to the last byte (a
+ * custom-format dump ends with the end marker of its last data block, or with its table of
+ * contents when it has no data) before it commits, so until `commit()` hands that piece over, its
+ * transaction stays open: a restore whose archive turns out damaged further on calls `abort()`
+ * and nothing of it stays in the database. Throws (after the child exited) when `pg_restore`
+ * failed while being fed.
+ */
+export async function startPostgresRestore(part: PartReader, tool: PgTool, opts: PostgresRestoreOptions): Promise<PostgresRestoreInFlight> {
   const { conninfo, env } = libpqTarget(opts.url);
   const args = ["--single-transaction", "--exit-on-error", "--no-password", "-d", conninfo];
   if (opts.replace) args.push("--clean", "--if-exists");
@@ -278,11 +323,12 @@ export async function restorePostgres(part: PartReader, tool: PgTool, opts: Post
     child.on("error", reject);
     child.on("close", (code) => resolve(code));
   });
+  exited.catch(() => undefined);
   let pipeError: Error | undefined;
   child.stdin.on("error", (e) => (pipeError ??= e));
   let bytes = 0;
-  for await (const chunk of part.chunks()) {
-    if (pipeError || child.exitCode !== null) break;
+  const alive = () => !pipeError && child.exitCode === null && child.signalCode === null;
+  const feed = async (chunk: Buffer): Promise<void> => {
     if (!child.stdin.write(chunk)) await new Promise<void>((resolve) => {
       const go = () => { child.stdin.off("drain", go); child.stdin.off("close", go); resolve(); };
       child.stdin.on("drain", go);
@@ -290,15 +336,50 @@ export async function restorePostgres(part: PartReader, tool: PgTool, opts: Post
     });
     bytes += chunk.length;
     opts.onProgress?.(bytes);
-  }
-  child.stdin.end();
-  const code = await exited;
-  if (code !== 0 || pipeError) {
+  };
+  const failed = async (): Promise<never> => {
+    child.stdin.destroy();
+    const code = await exited.catch(() => null);
     throw new PostgresBackupError(
       `pg_restore into ${redactUrl(opts.url)} failed (exit ${code}): ${stderr().trim() || pipeError?.message || "no message"}\n` +
         `  It ran in one transaction, so nothing of this restore stayed in the database: once the server is reachable again, run the same restore again.`,
     );
+  };
+  let held: Buffer | undefined;
+  try {
+    for await (const chunk of part.chunks()) {
+      if (!alive()) break;
+      if (held) await feed(held);
+      held = chunk;
+    }
+  } catch (err) {
+    // The part failed authentication (or could not be read) half way: pg_restore never commits.
+    child.kill("SIGKILL");
+    await exited.catch(() => undefined);
+    throw err;
   }
+  if (!alive()) return failed();
+  let settled = false;
+  return {
+    async commit() {
+      settled = true;
+      if (held && alive()) await feed(held);
+      child.stdin.end();
+      const code = await exited;
+      if (code !== 0 || pipeError) await failed();
+    },
+    async abort() {
+      if (settled) return;
+      settled = true;
+      child.kill("SIGKILL");
+      await exited.catch(() => undefined);
+    },
+  };
+}
+
+/** Feeds the part to `pg_restore` in one transaction: it lands whole or not at all. */
+export async function restorePostgres(part: PartReader, tool: PgTool, opts: PostgresRestoreOptions): Promise<void> {
+  await (await startPostgresRestore(part, tool, opts)).commit();
 }
 
 /** Bytes of table data per verifying connection: below this, a second connection costs more than it saves. */
