@@ -6,8 +6,8 @@
 // each part's SHA-256. A restore reads the whole archive once to authenticate it (a wrong key, a
 // flipped bit or a cut-off file stops it there), checks every target (empty, not at a newer schema
 // version, client tools new enough), and only then writes — and counts what it wrote afterwards.
-// Restoring PostgreSQL alone, that first pass is also the restore: `pg_restore` runs in one
-// transaction that can only commit once the whole archive has been authenticated.
+// PostgreSQL is restored during that first pass: `pg_restore` runs in one transaction that can
+// only commit once the whole archive has been authenticated and every target checked.
 import { statSync } from "node:fs";
 import type { MongoClient } from "mongodb";
 import type { Client } from "pg";
@@ -169,9 +169,10 @@ export interface RestoreResult {
 
 /**
  * Verifies the archive, checks every target, then restores. Throws before any write when a check
- * fails. A restore of PostgreSQL alone reads the archive once: its target is checked from the
- * part's header, `pg_restore` runs while the rest of the archive is authenticated, and it commits
- * only once all of it was (startPostgresRestore); a damaged archive rolls it back.
+ * fails. PostgreSQL is restored in the first pass over the archive: its target is checked from the
+ * part's header, `pg_restore` runs while the rest of the archive is authenticated and the other
+ * targets are checked, and it commits only after all of that (startPostgresRestore); a damaged
+ * archive or a refused target rolls it back. The other stores are written in a second pass.
  */
 export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
   // Reading the PostgreSQL target (no writes) overlaps the key derivation and the authentication pass.
@@ -186,23 +187,23 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     verifying = connect(url, "restore verify");
     verifying.catch(() => undefined);
   };
-  const pgAlone = t.postgres && !t.mongo && !t.redis ? t.postgres : undefined;
+  const pgTarget = t.postgres;
   let inFlight: { restore: PostgresRestoreInFlight; facts: PostgresPartFacts } | undefined;
   let mongoClient: MongoClient | undefined;
   try {
     // Pass 1: authenticate everything. A damaged or tampered archive stops here, before anything
-    // is written — or, restoring PostgreSQL alone, before its transaction commits.
+    // is written — PostgreSQL's restore, which starts in this pass, before its transaction commits.
     const { manifest } = await readArchive<BackupManifest>(
       opts.file,
       key,
-      pgAlone &&
+      pgTarget &&
         (async (part) => {
           const facts = part.kind === "postgres" && !inFlight ? postgresPartFacts(part.meta) : undefined;
           if (!facts) return; // an archive from before the part's header carried them: restored in pass 3
-          const tool = checkPostgresTarget(pgAlone.url, facts, await inspectPg(pgAlone.url, facts.historyTable), opts);
-          openVerifier(pgAlone.url);
+          const tool = checkPostgresTarget(pgTarget.url, facts, await inspectPg(pgTarget.url, facts.historyTable), opts);
+          openVerifier(pgTarget.url);
           const onProgress = (bytes: number) => opts.onProgress?.({ store: "postgres", bytes });
-          inFlight = { restore: await startPostgresRestore(part, tool, { url: pgAlone.url, replace: opts.replace, noOwner: opts.noOwner, onProgress }), facts };
+          inFlight = { restore: await startPostgresRestore(part, tool, { url: pgTarget.url, replace: opts.replace, noOwner: opts.noOwner, onProgress }), facts };
         }),
     );
     checkFormat(opts.file, manifest);
@@ -221,19 +222,22 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       if (!m || m.schemaVersion !== f.schemaVersion || m.historyTable !== f.historyTable || m.pgDump.major !== f.pgDump.major) {
         throw new ArchiveError(`${opts.file} is damaged: the header of its PostgreSQL part and its manifest disagree`);
       }
-      await inFlight.restore.commit();
-      restored.postgres = true;
     }
 
-    // Pass 2: every target is checked before anything (more) is written to any of them.
+    // Pass 2: every target is checked before anything is written to any of them (a PostgreSQL
+    // restore under way since pass 1 has not committed yet: a refusal here rolls it back).
     let pgRestore: PgTool | undefined;
-    if (pg && !restored.postgres) {
+    if (pg && !inFlight) {
       const history = manifest.postgres!.historyTable ?? DEFAULT_HISTORY_TABLE;
       pgRestore = checkPostgresTarget(pg.url, manifest.postgres!, await inspectPg(pg.url, history), opts);
     }
     mongoClient = mg ? await connectMongo(mg.url, mg.tls) : undefined;
     if (mg) checkMongoTarget(mg.database, await inspectMongoTarget(mongoClient!, mg.database, manifest.mongo!), opts);
     if (rd) checkRedisTarget(rd.url, manifest.redis!, await inspectRedisTarget(rd), opts);
+    if (inFlight) {
+      await inFlight.restore.commit();
+      restored.postgres = true;
+    }
 
     // Pass 3: write what is not written yet. The connection that counts afterwards is opened meanwhile.
     if (pgRestore) openVerifier(pg!.url);

@@ -1,13 +1,14 @@
-// Restoring PostgreSQL alone reads the archive once: pg_restore runs while the rest of the archive
-// is still being authenticated, and commits only once all of it was. These tests damage an archive
-// after the point where pg_restore has been fed (a later chunk, the end, the manifest's agreement
-// with the part's header) and check that the refusal leaves the target as it was — and that an
-// archive whose part header predates the single pass still restores, in two passes.
+// PostgreSQL is restored in the first pass over the archive: pg_restore runs while the rest of the
+// archive is still being authenticated and the other targets checked, and commits only after. These
+// tests damage an archive after the point where pg_restore has been fed (a later chunk, the end, the
+// manifest's agreement with the part's header), or refuse another target then, and check that the
+// refusal leaves the PostgreSQL target as it was — and that an archive whose part header predates
+// this still restores, in two passes.
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ArchiveError, createBackup, MANIFEST_FORMAT, MANIFEST_VERSION, PostgresBackupError, redisClient, restoreBackup, type BackupManifest } from "../../../engines/backup";
+import { ArchiveError, createBackup, MANIFEST_FORMAT, MANIFEST_VERSION, PostgresBackupError, RedisBackupError, redisClient, restoreBackup, type BackupManifest, type StoreTargets } from "../../../engines/backup";
 import { ArchiveWriter, openArchive, readArchive, type PartHeader } from "../../../engines/backup/container";
 import { ARCHIVE_HEADER_BYTES, CHUNK_BYTES, newArchiveKey } from "../../../engines/backup/crypto";
 import { backupPostgres } from "../../../engines/backup/postgres";
@@ -40,7 +41,7 @@ async function archiveWithEditedHeader(file: string, url: string, edit: (meta: R
   await writer.finish(manifest);
 }
 
-describe("restoring PostgreSQL alone, in one pass", () => {
+describe("PostgreSQL restored in the first pass over the archive", () => {
   let source: FreshDatabase;
   let target: FreshDatabase;
   let redis: PrivateRedis;
@@ -49,13 +50,13 @@ describe("restoring PostgreSQL alone, in one pass", () => {
   let pgBytes: number;
 
   const tablesOf = async (url: string) => Object.keys(await pgSnapshot(url)).filter((k) => !k.startsWith("indexes"));
-  /** Restores PostgreSQL alone; the error, and how many dump bytes pg_restore had been fed by then. */
-  const restoreAlone = async (file: string): Promise<{ err: unknown; fed: number }> => {
+  /** Restores (PostgreSQL alone by default); the error, and how many dump bytes pg_restore had been fed by then. */
+  const restoreAlone = async (file: string, targets: StoreTargets = { postgres: { url: target.url } }): Promise<{ err: unknown; fed: number }> => {
     let fed = 0;
     const err = await restoreBackup({
       file,
       passphrase: KEY,
-      targets: { postgres: { url: target.url } },
+      targets,
       noOwner: true,
       onProgress: (e) => {
         if (e.store === "postgres") fed = e.bytes;
@@ -133,6 +134,14 @@ describe("restoring PostgreSQL alone, in one pass", () => {
     expect(err).toBeInstanceOf(ArchiveError);
     expect((err as Error).message).toMatch(/header of its PostgreSQL part and its manifest disagree/);
     expect(fed).toBeGreaterThan(0);
+    expect(await tablesOf(target.url)).toEqual([]);
+  });
+
+  it("another target refused after pg_restore was fed (a non-empty Redis): nothing stays in PostgreSQL either", async () => {
+    const { err, fed } = await restoreAlone(archive, { postgres: { url: target.url }, redis: { url: redis.url } });
+    expect(err).toBeInstanceOf(RedisBackupError);
+    expect((err as Error).message).toMatch(/is not empty/);
+    expect(fed).toBeGreaterThan(CHUNK_BYTES);
     expect(await tablesOf(target.url)).toEqual([]);
   });
 
