@@ -5,6 +5,7 @@ import { REDIS_DECLARATIONS } from "../../redis/declarations";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { StackConfig } from "../../config/schema";
 import type { DatabaseLayer } from "../../components/database-layer";
+import { bundledFiles } from "../helpers/file-bundles";
 import { installMocks, isSecret, valueOf, type Inputs } from "../helpers/mocks";
 
 const mocks = installMocks({ stack: "dev" });
@@ -22,6 +23,7 @@ let m: {
   mongo: typeof import("../../components/mongo");
   redis: typeof import("../../components/redis");
   render: typeof import("../../engines/redis/render");
+  store: typeof import("../../components/docker-store");
 };
 
 beforeAll(async () => {
@@ -32,6 +34,7 @@ beforeAll(async () => {
     mongo: await import("../../components/mongo"),
     redis: await import("../../components/redis"),
     render: await import("../../engines/redis/render"),
+    store: await import("../../components/docker-store"),
   };
   cfg = stackFileConfig("dev");
   layer = new DatabaseLayer("nexus", { config: cfg }, { transformations: [mocks.recordOptions] });
@@ -39,8 +42,10 @@ beforeAll(async () => {
 });
 
 const container = (n: string) => mocks.byName(`nexus-${n}-container`).inputs;
-/** The upload that becomes `file` (store containers stage their files under /etc/nexus-db/files). */
+/** The file `file` of a container: a store container's from its bundles, an admin tool's as uploaded. */
 const upload = (r: Inputs, file: string) => {
+  const bundled = bundledFiles((r.uploads as { file: string }[]).filter((x) => /^\/etc\/nexus-db\/files\/(owner-only-)?files\.sh$/.test(x.file)))[file];
+  if (bundled) return { file, content: bundled.content };
   const u = (r.uploads as { file: string }[]).find((x) => x.file === file || x.file === `/etc/nexus-db/files${file}`);
   if (!u) throw new Error(`no upload ${file}`);
   return u as { file: string; content: string; owner?: string; group?: string; permissions?: string };
@@ -177,20 +182,18 @@ describe("the store containers", () => {
     const [sh, c, script, name, ...command] = inputs.command as string[];
     expect([sh, c, name]).toEqual(["sh", "-c", "nexus-db-start"]);
     const lines = script.split("\n");
-    expect(lines.slice(0, 2)).toEqual(["set -eu", "chmod -R go-rwx '/etc/nexus-db/files'"]);
+    const uploads = inputs.uploads as { file: string }[];
+    const head = ["set -eu", "chmod -R go-rwx '/etc/nexus-db/files'", "umask 077", m.store.BUNDLE_FUNCTION, "R=", ...uploads.map((u) => `. '${u.file}'`), "umask 022"];
+    expect(lines.slice(0, head.length)).toEqual(head);
     expect(lines.at(-1)).toBe('exec docker-entrypoint.sh "$@"');
-    const installs = lines.filter((l) => l.startsWith("install "));
-    const files = Object.fromEntries(
-      installs.map((l) => {
-        const [, uid, gid, mode, from, to] = /^install -D -o (\d+) -g (\d+) -m (\d+) '([^']+)' '([^']+)'$/.exec(l)!;
-        expect(from).toBe(`/etc/nexus-db/files${to}`);
-        return [to, `${uid}:${gid} ${mode}`];
-      }),
-    );
-    const prelude = lines.slice(2 + installs.length, -1).join("\n");
+    const files = Object.fromEntries(Object.entries(bundledFiles(uploads)).map(([p, f]) => [p, f.access]));
+    const prelude = lines.slice(head.length, -1).join("\n");
     return { files, prelude, command };
   };
-  const staged = (entries: [string, string][]) => entries.map(([file, content]) => ({ file: `/etc/nexus-db/files${file}`, content }));
+  /** The bundles' contents, path → content. */
+  const staged = (inputs: Inputs) => Object.fromEntries(Object.entries(bundledFiles(inputs.uploads)).map(([p, f]) => [p, f.content]));
+  /** The uploads of a store container: the public bundle, then the owner-only one (a secret). */
+  const bundles = [{ file: "/etc/nexus-db/files/files.sh", content: expect.any(String) }, { file: "/etc/nexus-db/files/owner-only-files.sh", content: expect.any(String) }];
 
   it("pins the images by tag and keeps them locally", () => {
     expect(mocks.byName("nexus-postgres-image").inputs).toEqual({ name: "postgres:16", keepLocally: true });
@@ -212,14 +215,15 @@ describe("the store containers", () => {
       ...common("dev-postgres", { image: "postgres:16", port: 5432, memory: 1024, cpus: "1.0", dataPath: "/var/lib/postgresql/data", waitHealthy: false }),
       command: expect.any(Array),
       envs: [`POSTGRES_PASSWORD=${pw("nexus-postgres-admin-password")}`, "POSTGRES_USER=postgres", "POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=scram-sha-256"],
-      uploads: staged([
-        ["/etc/postgresql/postgresql.conf", m.postgres.postgresqlConf(cfg.postgres)],
-        ["/etc/postgresql/pg_hba.conf", m.postgres.pgHbaConf()],
-        ["/etc/postgresql/tls/ca.crt", CA],
-        ["/etc/postgresql/tls/server.crt", cert("postgres")],
-        ["/etc/postgresql/tls/server.key", key("postgres")],
-      ]),
+      uploads: bundles,
       healthcheck: healthcheck("pg_isready -U postgres -d postgres -h 127.0.0.1"),
+    });
+    expect(staged(inputs)).toEqual({
+      "/etc/postgresql/postgresql.conf": m.postgres.postgresqlConf(cfg.postgres),
+      "/etc/postgresql/pg_hba.conf": m.postgres.pgHbaConf(),
+      "/etc/postgresql/tls/ca.crt": CA,
+      "/etc/postgresql/tls/server.crt": cert("postgres"),
+      "/etc/postgresql/tls/server.key": key("postgres"),
     });
     const s = start(inputs);
     expect(s.command).toEqual(["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf"]);
@@ -267,12 +271,10 @@ describe("the store containers", () => {
       ...common("dev-mongo", { image: "mongo:7", port: 27017, memory: 1024, cpus: "1.0", dataPath: "/data/db", waitHealthy: true }),
       command: expect.any(Array),
       envs: ["MONGO_INITDB_ROOT_USERNAME=nexus_admin", `MONGO_INITDB_ROOT_PASSWORD=${pw("nexus-mongo-admin-password")}`, "MONGO_INITDB_DATABASE=nexus_security"],
-      uploads: staged([
-        ["/etc/mongo/tls/ca.pem", CA],
-        ["/etc/mongo/tls/server.pem", cert("mongo") + key("mongo")],
-      ]),
+      uploads: bundles,
       healthcheck: healthcheck(`mongosh --quiet --tls --tlsCAFile /etc/mongo/tls/ca.pem --host localhost --eval "db.adminCommand('ping').ok" | grep -q 1`),
     });
+    expect(staged(container("mongo"))).toEqual({ "/etc/mongo/tls/ca.pem": CA, "/etc/mongo/tls/server.pem": cert("mongo") + key("mongo") });
     const s = start(container("mongo"));
     expect(s.files).toEqual({ "/etc/mongo/tls/ca.pem": "0:0 0644", "/etc/mongo/tls/server.pem": "999:999 0600" });
     expect(s.prelude).toContain("db.changeUserPassword(process.env.MONGO_INITDB_ROOT_USERNAME, process.env.MONGO_INITDB_ROOT_PASSWORD)");
@@ -299,14 +301,15 @@ describe("the store containers", () => {
       ...common("dev-redis", { image: "redis:7", port: 6379, memory: 512, cpus: "0.5", dataPath: "/data", waitHealthy: false }),
       command: expect.any(Array),
       envs: [`REDISCLI_AUTH=${pw("nexus-redis-readonly-password")}`],
-      uploads: staged([
-        ["/usr/local/etc/redis/redis.conf", m.render.renderRedisConf(settings)],
-        ["/usr/local/etc/redis/users.acl", acl],
-        ["/usr/local/etc/redis/tls/ca.crt", CA],
-        ["/usr/local/etc/redis/tls/server.crt", cert("redis")],
-        ["/usr/local/etc/redis/tls/server.key", key("redis")],
-      ]),
+      uploads: bundles,
       healthcheck: healthcheck("redis-cli --tls --cacert /usr/local/etc/redis/tls/ca.crt --user nexus_readonly -h 127.0.0.1 -p 6379 ping | grep -q PONG"),
+    });
+    expect(staged(inputs)).toEqual({
+      "/usr/local/etc/redis/redis.conf": m.render.renderRedisConf(settings),
+      "/usr/local/etc/redis/users.acl": acl,
+      "/usr/local/etc/redis/tls/ca.crt": CA,
+      "/usr/local/etc/redis/tls/server.crt": cert("redis"),
+      "/usr/local/etc/redis/tls/server.key": key("redis"),
     });
     const s = start(inputs);
     expect(s.command).toEqual(["redis-server", "/usr/local/etc/redis/redis.conf"]);

@@ -2,6 +2,7 @@
 // a protected stack, no seeds, no admin tools; an ephemeral dev stack lets destroy take its volumes.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseLayer } from "../../components/database-layer";
+import { bundledFiles } from "../helpers/file-bundles";
 import { installMocks, type Inputs, type MockRuntime } from "../helpers/mocks";
 
 const mocks: MockRuntime = installMocks({ stack: "prod" });
@@ -59,7 +60,7 @@ describe("a protected stack (prod on docker)", () => {
 
   it("uses the production defaults: containers named after the stack, on loopback, without the dev default user in Redis", () => {
     expect(prod.inputs("prod-postgres-container").ports).toEqual([{ internal: 5432, external: 5432, ip: "127.0.0.1", protocol: "tcp" }]);
-    const acl = (prod.inputs("prod-redis-container").uploads as { file: string; content: string }[]).find((u) => u.file.endsWith("users.acl"))!.content;
+    const acl = bundledFiles(prod.inputs("prod-redis-container").uploads)["/usr/local/etc/redis/users.acl"].content;
     expect(acl.split("\n")[0]).toBe("user default off resetpass resetkeys resetchannels -@all");
   });
 });
