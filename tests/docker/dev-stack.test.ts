@@ -307,11 +307,19 @@ describe.skipIf(skip !== undefined)(`the dev stack on a real Docker engine${skip
 
     // Redis Commander: its sign-in form, then the connection to the stack's Redis, then the warm engine-reputation keys (DB 3).
     const rc = await withBrowser("redis-commander", async (page) => {
-      await page.goto(tools.urls.redisCommander);
-      await page.fill("#signinUsername", tools.logins.redisCommander);
-      await page.fill("#signinPassword", tools.password);
-      await page.click("#signinButton");
-      await page.waitForSelector(`text=${stackName}-redis:6379`, { timeout: 60_000 });
+      // On a busy machine the page's script can still be setting up the form when it is filled (the
+      // tool then logs "Login failed"): the sign-in is tried again on a reloaded page. A wrong
+      // password fails every attempt.
+      await page.goto(tools.urls.redisCommander, { waitUntil: "networkidle" });
+      for (let attempt = 1; ; attempt++) {
+        await page.fill("#signinUsername", tools.logins.redisCommander);
+        await page.fill("#signinPassword", tools.password);
+        await page.click("#signinButton");
+        const signedIn = await page.waitForSelector(`text=${stackName}-redis:6379`, { timeout: 30_000 }).then(() => true, () => false);
+        if (signedIn) break;
+        if (attempt === 3) throw new Error(`Redis Commander: no view of ${stackName}-redis:6379 after ${attempt} sign-ins`);
+        await page.reload({ waitUntil: "networkidle" });
+      }
       await page.click("#commandLine");
       await page.keyboard.type("select 3\n", { delay: 20 });
       await page.keyboard.type("scan 0 match nexus:engine:* count 1000\n", { delay: 20 });
