@@ -1,5 +1,5 @@
 // `nexus-db backup` and `nexus-db restore`: one encrypted archive of the three stores, and its
-// restore (verified first, every target checked before anything is written).
+// restore (verified first, every target checked before anything is written or committed).
 import { existsSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { createBackup, restoreBackup, verifyBackup, type BackupManifest, type ProgressEvent, type StoreTargets } from "../engines/backup";
@@ -30,9 +30,10 @@ options:
   --json                    print the manifest as JSON`;
 
 const RESTORE_USAGE = `usage: nexus-db restore FILE (--stack S | --env | --url URL…) [options]
-  Authenticates the whole archive first (wrong key, damage, truncation: refused, nothing written),
+  Authenticates the whole archive (wrong key, damage, truncation: refused, nothing written),
   checks every target (empty; not at a newer schema version; client tools new enough), then
-  restores and compares the counts with the manifest.
+  restores and compares the counts with the manifest. PostgreSQL is loaded while the archive is
+  authenticated, in one transaction that commits only after all of it and every target passed.
 ${TARGET_USAGE}
 options:
   --key-file FILE           the passphrase (default: $NEXUS_BACKUP_KEY, or the stack's backupKey secret)
