@@ -152,9 +152,9 @@ export interface PostgresBackupOptions {
 
 /**
  * What a restore needs of a PostgreSQL part before it reaches the manifest at the archive's end: in
- * the part's header, so that a restore of PostgreSQL alone checks its target and starts
- * `pg_restore` in its first pass over the archive (restoreBackup). Archives written before it was
- * there lack `schemaVersion`; they are restored in two passes.
+ * the part's header, so that a restore checks its PostgreSQL target and starts `pg_restore` in its
+ * first pass over the archive (restoreBackup). Archives written before it was there lack
+ * `schemaVersion`; their PostgreSQL part is restored after that pass.
  */
 export interface PostgresPartMeta {
   format: "custom";
