@@ -188,6 +188,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     verifying.catch(() => undefined);
   };
   const pgTarget = t.postgres;
+  const pgRestoreOptions = (url: string) => ({ url, replace: opts.replace, noOwner: opts.noOwner, onProgress: (bytes: number) => opts.onProgress?.({ store: "postgres", bytes }) });
   let inFlight: { restore: PostgresRestoreInFlight; facts: PostgresPartFacts } | undefined;
   let mongoClient: MongoClient | undefined;
   try {
@@ -202,8 +203,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
           if (!facts) return; // an archive from before the part's header carried them: restored in pass 3
           const tool = checkPostgresTarget(pgTarget.url, facts, await inspectPg(pgTarget.url, facts.historyTable), opts);
           openVerifier(pgTarget.url);
-          const onProgress = (bytes: number) => opts.onProgress?.({ store: "postgres", bytes });
-          inFlight = { restore: await startPostgresRestore(part, tool, { url: pgTarget.url, replace: opts.replace, noOwner: opts.noOwner, onProgress }), facts };
+          inFlight = { restore: await startPostgresRestore(part, tool, pgRestoreOptions(pgTarget.url)), facts };
         }),
     );
     checkFormat(opts.file, manifest);
@@ -246,7 +246,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     if (pgRestore || mg || rd) {
       await readArchive<BackupManifest>(opts.file, key, async (part) => {
         if (part.kind === "postgres" && pgRestore) {
-          await restorePostgres(part, pgRestore, { url: pg!.url, replace: opts.replace, noOwner: opts.noOwner, onProgress: (bytes) => opts.onProgress?.({ store: "postgres", bytes }) });
+          await restorePostgres(part, pgRestore, pgRestoreOptions(pg!.url));
           restored.postgres = true;
         } else if (part.kind === "mongo" && mg) {
           const name = (part.meta as { name: string }).name;
