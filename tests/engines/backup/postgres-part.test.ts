@@ -93,7 +93,7 @@ describe("the PostgreSQL part", () => {
         part: "postgres.dump",
         tables: ["a", "b", "c", "d", "e"].map((n) => ({ table: `public.${n}`, rows: 100 * (n.charCodeAt(0) - 96) })),
       };
-      const connections = async () => withClient(target.url, async (c) => Number((await c.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'nexus-db restore verify%'")).rows[0].n));
+      const connections = async () => withClient(target.url, async (c) => Number((await c.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'nexus-db restore verify%' AND datname = current_database()")).rows[0].n));
       // One byte per connection: as many connections as allowed (4), each counting its share.
       let groups: string[][] = [];
       expect(await verifyPostgresRestore(target.url, m, undefined, { bytesPerConnection: 1, onGroups: (g) => (groups = g) })).toEqual([]);
