@@ -1,12 +1,13 @@
 // The nexus-db program proper: reads the typed stack config and builds the database layer. Its
 // exports are the stack outputs. index.ts loads it once the provider head starts are under way.
 import * as pulumi from "@pulumi/pulumi";
+import { LAYER_NAME } from "./config/names";
 import { readStackConfig } from "./config/read";
 import { DatabaseLayer } from "./components/database-layer";
 import { keyspaceLayout, layoutDocument } from "./config/redis-layout-document";
 
 const config = readStackConfig();
-const layer = new DatabaseLayer("nexus", { config }, { protect: false });
+const layer = new DatabaseLayer(LAYER_NAME, { config }, { protect: false });
 
 // The backend's variables (the spec's .env) — secrets: they carry passwords. `npm run env` writes them to .env.
 export const DATABASE_URL = layer.env.DATABASE_URL;

@@ -3,7 +3,6 @@
 import { readFileSync } from "node:fs";
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { sdk } from "./sdk";
 import { backendHandoff, type BackendHandoff } from "../config/backend-handoff";
 import { isLoopback } from "../config/rules";
 import type { StackConfig } from "../config/schema";
@@ -15,7 +14,7 @@ import { jwtSigningSecret, secretConfigValue, stackPassword } from "./secrets";
 import { Certificates } from "./tls";
 import { RedisWarmup } from "../providers/redis-warmup";
 import { DevTools, type DevToolsMongo } from "./dev-tools";
-import { DOCKER_PLUGIN } from "./docker-store";
+import { stackNetwork, takeStartedNetwork, usesDockerNetwork } from "./docker-network";
 import { ScheduledBackups, type ScheduledBackupStores } from "./backups";
 
 export interface DatabaseLayerArgs {
@@ -46,11 +45,13 @@ export class DatabaseLayer extends pulumi.ComponentResource {
   readonly devTools?: DevTools;
   /** The daily backup container (when `backups.enabled`). */
   readonly backups?: ScheduledBackups;
+  /** The stack's docker network (when a store is on docker): top-level, see components/docker-network.ts. */
+  readonly network?: docker.Network;
 
   constructor(name: string, args: DatabaseLayerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nexus:db:DatabaseLayer", name, {}, opts);
     const cfg = args.config;
-    const usesDocker = [cfg.postgres.backend, cfg.mongo.backend, cfg.redis.backend].includes("docker");
+    const usesDocker = usesDockerNetwork(cfg);
     // A password the stack does not set is generated with @pulumi/random (an existing server's
     // admin password excepted: the server has one already, so it comes from config or is absent).
     const pw = (suffix: string, key: Parameters<typeof stackPassword>[1]) =>
@@ -58,16 +59,11 @@ export class DatabaseLayer extends pulumi.ComponentResource {
     const optional = (key: Parameters<typeof stackPassword>[1]) =>
       secretConfigValue(key) === undefined ? undefined : pw(key, key);
 
-    // The network first: the docker provider waits a fixed 2 s after creating one before it reads it
-    // back, and every container waits for it.
+    // The network first (components/docker-network.ts): registered by index.ts ahead of the program
+    // when it runs under the engine, else here.
     let network: docker.Network | undefined;
-    if (usesDocker) {
-      network = new sdk.docker.Network(
-        `${name}-network`,
-        { name: cfg.docker.networkName, driver: "bridge", internal: false, labels: [{ label: "nexus-db.stack", value: cfg.stack }] },
-        { ...DOCKER_PLUGIN, parent: this },
-      );
-    }
+    if (usesDocker) network = takeStartedNetwork(name) ?? stackNetwork(name, cfg);
+    this.network = network;
 
     let certs: Certificates | undefined;
     if (cfg.tls.mode !== "none") {
@@ -106,18 +102,6 @@ export class DatabaseLayer extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.mongo = new Mongo(
-      `${name}-mongo`,
-      {
-        config: cfg,
-        adminPassword: mongoAdminPassword,
-        passwords: { app: pw("mongo-app", "mongoAppPassword"), analytics: pw("mongo-analytics", "mongoAnalyticsPassword") },
-        tls: certs && { caCertPem: certs.caCertPem, server: certs.servers.mongo },
-        network: network?.name,
-      },
-      { parent: this },
-    );
-
     this.redis = new Redis(
       `${name}-redis`,
       {
@@ -132,6 +116,22 @@ export class DatabaseLayer extends pulumi.ComponentResource {
         authToken: cfg.redis.backend === "cloud" && cfg.redis.cloud.auth === "token" ? pw("redis-auth-token", "redisAuthToken") : undefined,
         tls: certs && { caCertPem: certs.caCertPem, server: certs.servers.redis },
         network: network?.name,
+      },
+      { parent: this },
+    );
+
+    this.mongo = new Mongo(
+      `${name}-mongo`,
+      {
+        config: cfg,
+        adminPassword: mongoAdminPassword,
+        passwords: { app: pw("mongo-app", "mongoAppPassword"), analytics: pw("mongo-analytics", "mongoAnalyticsPassword") },
+        tls: certs && { caCertPem: certs.caCertPem, server: certs.servers.mongo },
+        network: network?.name,
+        // Its first check loads the Mongo engine into the provider process and plans against the
+        // server (≈ 1 s), and the engine registers nothing else meanwhile: after the other stores'
+        // containers, it overlaps their servers' start instead of holding the containers back.
+        dependsOn: [...(cfg.postgres.backend === "docker" ? this.postgres.serverReady : []), ...(cfg.redis.backend === "docker" ? this.redis.ready : [])],
       },
       { parent: this },
     );

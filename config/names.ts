@@ -3,6 +3,9 @@
 
 export const NAMESPACE = "nexus-db";
 
+/** The name of the program's DatabaseLayer (program.ts), the root of its resources' names. */
+export const LAYER_NAME = "nexus";
+
 /** What the secret keys are, for the config reference. */
 export const SECRET_KEYS_DESCRIPTION =
   "Secret config keys (set with `pulumi config set --secret`). All optional: absent passwords are generated; `backupKey` (the key of `nexus-db backup --stack` archives) is never generated.";
@@ -34,6 +37,26 @@ export type Backend = (typeof BACKENDS)[number];
 /** A store's backend when the stack does not name one: docker on a dev stack, else external. */
 export function defaultBackend(environment: string): Backend {
   return environment === "dev" ? "docker" : "external";
+}
+
+/** The TLS mode of a stack that does not name one: none on the loopback test servers (local, ci), else generated. */
+export function defaultTlsMode(environment: string): "generate" | "none" {
+  return environment === "local" || environment === "ci" ? "none" : "generate";
+}
+
+/**
+ * Whether the stack makes certificates with @pulumi/tls (`tls.mode` generate or provided), from the
+ * raw stack config as usesDockerBackend reads it. An unparsable value answers false.
+ */
+export function usesTlsCertificates(get: (key: string) => string | undefined): boolean {
+  const environment = get(`${NAMESPACE}:environment`) ?? "dev";
+  let mode: unknown;
+  try {
+    mode = (JSON.parse(get(`${NAMESPACE}:tls`) ?? "{}") as { mode?: unknown }).mode;
+  } catch {
+    return false;
+  }
+  return (mode ?? defaultTlsMode(environment)) !== "none";
 }
 
 /**

@@ -11,7 +11,7 @@ import { redisSettingsSchema } from "../engines/redis/settings";
 import { KEYSPACE } from "../redis/layout";
 import { atlasRestoreTargetProblem, atlasSchema, cloudProblems, elastiCacheSchema, rdsSchema } from "./cloud";
 import { unknownKeys } from "./keys";
-import { BACKENDS, defaultBackend, NAMESPACE, SECRET_KEYS } from "./names";
+import { BACKENDS, defaultBackend, defaultTlsMode, NAMESPACE, SECRET_KEYS } from "./names";
 import { isLoopback } from "./rules";
 
 export { NAMESPACE, SECRET_KEYS, type SecretKey } from "./names";
@@ -246,7 +246,7 @@ function crossFieldProblems(c: z.output<ReturnType<typeof stackConfigBaseSchema>
       // a field this rule reads failed to parse: its own problem is listed
     }
   };
-  const tlsMode = () => c.tls.mode ?? (c.environment === "local" || c.environment === "ci" ? "none" : "generate");
+  const tlsMode = () => c.tls.mode ?? defaultTlsMode(c.environment);
   if (c.protected === true) {
     rule(() => c.ephemeral && [["ephemeral"], "a protected stack cannot be ephemeral"]);
     rule(() => c.postgres.seedData && [["postgres", "seedData"], "a protected stack never loads seed data"]);
@@ -358,7 +358,7 @@ export function parseStackConfig(values: Record<string, unknown>, stack: string)
     }
     c.redis.settings.acl.defaultUser = false;
   }
-  const tlsMode = c.tls.mode ?? (env === "local" || env === "ci" ? "none" : "generate");
+  const tlsMode = c.tls.mode ?? defaultTlsMode(env);
   return {
     ...c,
     stack,

@@ -5,9 +5,12 @@
 // program has loaded its modules, read its config and built its components, so every preview and
 // up waits for the two one after the other. An invoke of the `pulumi-nodejs` package makes the
 // engine start that process at once; the dynamic provider answers any invoke "unknown function",
-// which is expected and ignored. Imported first by index.ts, which waits (`headStartsSent`) until
-// the request has left before it loads the program's own modules: a request is written only when
-// the event loop runs, and their synchronous loading would hold it back until it ends.
+// which is expected and ignored. index.ts asks for it right after the provider plugins
+// (components/plugin-prestart.ts), once their requests have left (`headStartsSent`): the engine
+// starts the plugins one after the other, and this process, slower to start and first needed
+// later, must not hold them back. It then waits until this request has left too before it loads
+// the program's own modules: a request is written only when the event loop runs, and their
+// synchronous loading would hold it back until it ends.
 // The two runtime files the language host has loaded already: not @pulumi/pulumi itself, whose
 // first load (≈ 600 modules) is part of what the head start overlaps.
 import { invoke } from "@pulumi/pulumi/runtime/invoke";
@@ -25,8 +28,6 @@ export function prestartDynamicProviders(): void {
     // An engine that refuses the invoke outright costs only the head start.
   }
 }
-
-prestartDynamicProviders();
 
 /** How long the program yields after the stack's registration: the invokes' requests are written by then. */
 export const HEAD_START_SEND_MS = 25;

@@ -56,6 +56,8 @@ export class Postgres extends pulumi.ComponentResource {
    * follow the schema and run side by side (the seeds load as the owner, who needs no grant).
    */
   readonly ready: pulumi.Resource[];
+  /** The server's own resources (the container, the instance): what the roles wait for. */
+  readonly serverReady: pulumi.Resource[];
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super("nexus:db:Postgres", name, {}, opts);
@@ -115,6 +117,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.ready = c.seedData
       ? [this.grants, new PostgresSeedData(`${name}-seed`, { connection: ownerConnection }, { parent: this, dependsOn: [this.schema] })]
       : [this.grants];
+    this.serverReady = server.ready;
     this.host = pulumi.output(server.host);
     this.port = pulumi.output(server.port);
     this.database = c.database;

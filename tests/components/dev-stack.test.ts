@@ -3,8 +3,10 @@
 // rendered configs — the order roles → schema → grants → seeds, the admin tools, secret outputs.
 import { REDIS_DECLARATIONS } from "../../redis/declarations";
 import { beforeAll, describe, expect, it } from "vitest";
+import type * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../config/schema";
 import type { DatabaseLayer } from "../../components/database-layer";
+import { networkOptions } from "../../components/docker-network";
 import { bundledFiles } from "../helpers/file-bundles";
 import { installMocks, isSecret, valueOf, type Inputs } from "../helpers/mocks";
 
@@ -120,6 +122,13 @@ describe("resources", () => {
       internal: false,
       labels: [{ label: "nexus-db.stack", value: "dev" }],
     });
+  });
+
+  it("the network is top-level (index.ts registers it before the layer exists), aliased to its place under the layer", async () => {
+    expect(await valueOf(layer.network!.urn)).toBe("urn:pulumi:dev::nexus-db::docker:index/network:Network::nexus-network");
+    const aliases = (networkOptions("nexus").aliases ?? []) as { parent?: pulumi.Input<string> }[];
+    expect(aliases).toHaveLength(1);
+    expect(await valueOf(aliases[0].parent!)).toBe(await valueOf(layer.urn));
   });
 });
 
@@ -388,7 +397,7 @@ describe("PostgreSQL roles, schema, grants, seeds", () => {
     });
   });
 
-  it("order: container → roles → schema → grants and seeds side by side (dependsOn)", () => {
+  it("order: container → roles → schema → grants and seeds side by side; the Mongo schema after the containers (dependsOn)", () => {
     const dependsOn = (n: string) => mocks.optionsOf(n).dependsOn as unknown[];
     const resource = (n: string) => mocks.constructed.find((c) => c.name === n)!.resource;
     expect(dependsOn("nexus-postgres-roles")).toEqual([resource("nexus-postgres-container")]);
@@ -398,7 +407,9 @@ describe("PostgreSQL roles, schema, grants, seeds", () => {
     expect(layer.postgres.ready).toEqual([resource("nexus-postgres-grants"), resource("nexus-postgres-seed")]);
     // The warmup reads as the read-only role (the grants) what the seeds loaded.
     expect(dependsOn("nexus-redis-warmup")).toEqual(expect.arrayContaining([resource("nexus-postgres-grants"), resource("nexus-postgres-seed")]));
-    expect(dependsOn("nexus-mongo-schema")).toEqual([resource("nexus-mongo-container")]);
+    // The Mongo schema's first check (≈ 1 s, the engine registering nothing else) after the other
+    // stores' containers: it cannot hold their registration back.
+    expect(dependsOn("nexus-mongo-schema")).toEqual([resource("nexus-postgres-container"), resource("nexus-redis-container"), resource("nexus-mongo-container")]);
   });
 
   it("the grant statements: DML and EXECUTE for the app, SELECT for read-only, default privileges, no DDL", async () => {

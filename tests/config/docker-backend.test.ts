@@ -1,8 +1,8 @@
-// The docker provider's head start (components/docker-prestart.ts) decides from the raw stack
-// config whether a store runs on docker; the typed config decides what is deployed. They agree on
-// every committed stack and on the defaults.
+// The provider plugins' head start (components/plugin-prestart.ts) decides from the raw stack
+// config whether a store runs on docker and whether the stack makes certificates; the typed config
+// decides what is deployed. They agree on every committed stack and on the defaults.
 import { describe, expect, it } from "vitest";
-import { NAMESPACE, usesDockerBackend } from "../../config/names";
+import { NAMESPACE, usesDockerBackend, usesTlsCertificates } from "../../config/names";
 import { parseStackConfig } from "../../config/schema";
 import { stackFileValues } from "../helpers/stack-files";
 
@@ -40,5 +40,32 @@ describe("usesDockerBackend (the docker provider's head start)", () => {
 
   it("an unparsable store value starts nothing (the typed config reports it)", () => {
     expect(usesDockerBackend((k) => (k === `${NAMESPACE}:environment` ? "ci" : k === `${NAMESPACE}:redis` ? "{not json" : undefined))).toBe(false);
+  });
+});
+
+describe("usesTlsCertificates (the tls plugin's head start)", () => {
+  const typedUsesTls = (values: Record<string, unknown>, stack: string) => parseStackConfig(values, stack).tls.mode !== "none";
+
+  it.each(["dev", "local", "staging", "prod"])("agrees with the typed config on Pulumi.%s.yaml", (stack) => {
+    const values = stackFileValues(stack);
+    expect(usesTlsCertificates(raw(values))).toBe(typedUsesTls(values, stack));
+  });
+
+  it("agrees on the defaults and on a mode set", () => {
+    const cases: [Record<string, unknown>, boolean][] = [
+      [{ environment: "dev" }, true],
+      [{ environment: "local" }, false],
+      [{ environment: "ci" }, false],
+      [{ environment: "ci", tls: { mode: "generate" } }, true],
+      [{ environment: "dev", tls: { mode: "none" } }, false],
+    ];
+    for (const [values, tls] of cases) {
+      expect(usesTlsCertificates(raw(values)), JSON.stringify(values)).toBe(tls);
+      expect(typedUsesTls(values, "t"), JSON.stringify(values)).toBe(tls);
+    }
+  });
+
+  it("an unparsable tls value starts nothing (the typed config reports it)", () => {
+    expect(usesTlsCertificates((k) => (k === `${NAMESPACE}:tls` ? "{not json" : undefined))).toBe(false);
   });
 });

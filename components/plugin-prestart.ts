@@ -1,0 +1,60 @@
+// Starts the provider plugins a stack uses while the program is still loading. The engine starts a
+// provider plugin when the program first registers one of its resources — after the program has
+// loaded its modules and read its config — and it starts them one after the other, each holding
+// back every resource of the plugins queued behind it (traced on a quiet two-core machine: the
+// dynamic providers' process 1.5 s, then docker, random and tls ≈ 0.2–0.5 s each, the certificates
+// waiting for the last). An invoke of a package makes the engine start its plugin at once; no
+// function of the invoked name exists, so the invoke fails, as expected, and is ignored.
+//
+// The Go plugins are asked for first (index.ts): they start in a fraction of a second and the
+// certificates, passwords and the docker network are the first resources the program registers;
+// the dynamic providers' process (providers/prestart.ts), slower to start and first needed later,
+// is asked for after them.
+import { getConfig } from "@pulumi/pulumi/runtime/config";
+import { invoke } from "@pulumi/pulumi/runtime/invoke";
+import { hasMonitor } from "@pulumi/pulumi/runtime/settings";
+import { usesDockerBackend, usesTlsCertificates } from "../config/names";
+import { DOCKER_PLUGIN } from "./docker-store";
+
+type RawConfig = (key: string) => string | undefined;
+
+/** A plugin to start early: its package, the version its resources ask for, and whether the stack uses it. */
+export interface PluginHeadStart {
+  pkg: "docker" | "random" | "tls";
+  version: () => string;
+  used: (get: RawConfig) => boolean;
+}
+
+/** The version of an SDK package, which its resources ask the engine for (its default provider is per version). */
+function sdkVersion(pkg: string): string {
+  return (require(`${pkg}/package.json`) as { version: string }).version;
+}
+
+/** In the order they are asked for. */
+export const PLUGIN_HEAD_STARTS: readonly PluginHeadStart[] = [
+  { pkg: "docker", version: () => DOCKER_PLUGIN.version, used: usesDockerBackend },
+  // Every stack has a password or the JWT secret generated unless its config sets them all.
+  { pkg: "random", version: () => sdkVersion("@pulumi/random"), used: () => true },
+  { pkg: "tls", version: () => sdkVersion("@pulumi/tls"), used: usesTlsCertificates },
+];
+
+/** The token invoked: no provider has a function of this name. */
+export function prestartToken(pkg: string): string {
+  return `${pkg}:index/nexusDbStartProvider:nexusDbStartProvider`;
+}
+
+/** Asks the engine for the plugins the stack uses, in order; returns their packages. Never fails the program. */
+export function prestartPlugins(get: RawConfig = getConfig): string[] {
+  if (!hasMonitor()) return []; // not under the engine (a test importing the program's modules)
+  const asked: string[] = [];
+  for (const p of PLUGIN_HEAD_STARTS) {
+    try {
+      if (!p.used(get)) continue;
+      invoke(prestartToken(p.pkg), {}, { version: p.version() }).catch(() => undefined);
+      asked.push(p.pkg);
+    } catch {
+      // An engine that refuses the invoke outright costs only the head start.
+    }
+  }
+  return asked;
+}
