@@ -1,7 +1,7 @@
 // Starts the provider plugins a stack uses while the program is still loading. The engine starts a
 // provider plugin when the program first registers one of its resources — after the program has
-// loaded its modules and read its config — and it starts them one after the other, each holding
-// back every resource of the plugins queued behind it (traced on a quiet two-core machine: the
+// loaded its modules and read its config — and it starts them one after the other, registering no
+// resource of any package while one starts (traced on a quiet two-core machine: the
 // dynamic providers' process 1.5 s, then docker, random and tls ≈ 0.2–0.5 s each, the certificates
 // waiting for the last). An invoke of a package makes the engine start its plugin at once; no
 // function of the invoked name exists, so the invoke fails, as expected, and is ignored.
