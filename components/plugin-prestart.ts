@@ -13,7 +13,7 @@
 import { getConfig } from "@pulumi/pulumi/runtime/config";
 import { invoke } from "@pulumi/pulumi/runtime/invoke";
 import { hasMonitor } from "@pulumi/pulumi/runtime/settings";
-import { usesDockerBackend, usesTlsCertificates } from "../config/names";
+import { generatesSecrets, usesDockerBackend, usesTlsCertificates } from "../config/names";
 import { DOCKER_PLUGIN } from "./docker-store";
 
 type RawConfig = (key: string) => string | undefined;
@@ -33,8 +33,7 @@ function sdkVersion(pkg: string): string {
 /** In the order they are asked for. */
 export const PLUGIN_HEAD_STARTS: readonly PluginHeadStart[] = [
   { pkg: "docker", version: () => DOCKER_PLUGIN.version, used: usesDockerBackend },
-  // Every stack has a password or the JWT secret generated unless its config sets them all.
-  { pkg: "random", version: () => sdkVersion("@pulumi/random"), used: () => true },
+  { pkg: "random", version: () => sdkVersion("@pulumi/random"), used: generatesSecrets },
   { pkg: "tls", version: () => sdkVersion("@pulumi/tls"), used: usesTlsCertificates },
 ];
 

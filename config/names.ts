@@ -60,6 +60,33 @@ export function usesTlsCertificates(get: (key: string) => string | undefined): b
 }
 
 /**
+ * The secret keys the program generates with @pulumi/random whenever the config does not set them,
+ * whatever the backends (components/database-layer.ts); others are generated only on some backends.
+ */
+export const ALWAYS_GENERATED_KEYS = [
+  "postgresOwnerPassword",
+  "postgresAppPassword",
+  "postgresReadonlyPassword",
+  "mongoAppPassword",
+  "mongoAnalyticsPassword",
+  "redisAdminPassword",
+  "redisAppPassword",
+  "redisReadonlyPassword",
+  "redisWarmupPassword",
+  "jwtSecret",
+] as const satisfies readonly SecretKey[];
+
+/**
+ * Whether the stack surely generates a secret with @pulumi/random (one of ALWAYS_GENERATED_KEYS is
+ * not set), from the raw stack config. A stack that sets them all may still generate a backend's
+ * own (an admin password): it only misses the head start; a stack that generates none must not get
+ * the random provider at all (it would be a new resource in its state).
+ */
+export function generatesSecrets(get: (key: string) => string | undefined): boolean {
+  return ALWAYS_GENERATED_KEYS.some((k) => get(`${NAMESPACE}:${k}`) === undefined);
+}
+
+/**
  * Whether a store of the stack runs on the docker backend, from the raw stack config (`get` of a
  * full key; object values are JSON), before and without the typed config: for the program's head
  * start. An unparsable value answers false (the typed config reports it, with its path).

@@ -2,7 +2,7 @@
 // config whether a store runs on docker and whether the stack makes certificates; the typed config
 // decides what is deployed. They agree on every committed stack and on the defaults.
 import { describe, expect, it } from "vitest";
-import { NAMESPACE, usesDockerBackend, usesTlsCertificates } from "../../config/names";
+import { ALWAYS_GENERATED_KEYS, NAMESPACE, generatesSecrets, usesDockerBackend, usesTlsCertificates } from "../../config/names";
 import { parseStackConfig } from "../../config/schema";
 import { stackFileValues } from "../helpers/stack-files";
 
@@ -67,5 +67,16 @@ describe("usesTlsCertificates (the tls plugin's head start)", () => {
 
   it("an unparsable tls value starts nothing (the typed config reports it)", () => {
     expect(usesTlsCertificates((k) => (k === `${NAMESPACE}:tls` ? "{not json" : undefined))).toBe(false);
+  });
+});
+
+describe("generatesSecrets (the random plugin's head start)", () => {
+  it("asks for the random plugin while one always-generated secret is unset, never when the config sets them all", () => {
+    const all = Object.fromEntries(ALWAYS_GENERATED_KEYS.map((k) => [k, "set-in-config-1234567890"]));
+    expect(generatesSecrets(raw(all))).toBe(false);
+    for (const k of ALWAYS_GENERATED_KEYS) {
+      const { [k]: _unset, ...rest } = all;
+      expect(generatesSecrets(raw(rest)), k).toBe(true);
+    }
   });
 });
