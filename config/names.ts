@@ -63,18 +63,10 @@ export function usesTlsCertificates(get: (key: string) => string | undefined): b
  * The secret keys the program generates with @pulumi/random whenever the config does not set them,
  * whatever the backends (components/database-layer.ts); others are generated only on some backends.
  */
-export const ALWAYS_GENERATED_KEYS = [
-  "postgresOwnerPassword",
-  "postgresAppPassword",
-  "postgresReadonlyPassword",
-  "mongoAppPassword",
-  "mongoAnalyticsPassword",
-  "redisAdminPassword",
-  "redisAppPassword",
-  "redisReadonlyPassword",
-  "redisWarmupPassword",
-  "jwtSecret",
-] as const satisfies readonly SecretKey[];
+export const ALWAYS_GENERATED_KEYS: readonly SecretKey[] = SECRET_KEYS.filter(
+  // Generated on some backends only (the admin passwords), or never (the CA key, the auth token, the backup key).
+  (k) => !["postgresAdminPassword", "mongoAdminPassword", "tlsCaKeyPem", "redisAuthToken", "backupKey"].includes(k),
+);
 
 /**
  * Whether the stack surely generates a secret with @pulumi/random (one of ALWAYS_GENERATED_KEYS is
