@@ -17,7 +17,7 @@ export = async (): Promise<Record<string, unknown>> => {
   prestartPlugins();
   await headStartsSent();
   // require, not import(): the program's TypeScript loads through tsx's CommonJS hook (boot.cjs).
-  // The config first: a bad one stops the program here, before anything is registered.
+  // The config first: a bad one stops the program here, before any resource is registered.
   const config = (require("./config/read") as typeof import("./config/read")).readStackConfig();
   const network = require("./components/docker-network") as typeof import("./components/docker-network");
   if (network.usesDockerNetwork(config)) {

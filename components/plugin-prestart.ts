@@ -13,10 +13,8 @@
 import { getConfig } from "@pulumi/pulumi/runtime/config";
 import { invoke } from "@pulumi/pulumi/runtime/invoke";
 import { hasMonitor } from "@pulumi/pulumi/runtime/settings";
-import { generatesSecrets, usesDockerBackend, usesTlsCertificates } from "../config/names";
+import { generatesSecrets, usesDockerBackend, usesTlsCertificates, type RawConfig } from "../config/names";
 import { DOCKER_PLUGIN } from "./docker-store";
-
-type RawConfig = (key: string) => string | undefined;
 
 /** A plugin to start early: its package, the version its resources ask for, and whether the stack uses it. */
 export interface PluginHeadStart {
@@ -42,18 +40,14 @@ export function prestartToken(pkg: string): string {
   return `${pkg}:index/nexusDbStartProvider:nexusDbStartProvider`;
 }
 
-/** Asks the engine for the plugins the stack uses, in order; returns their packages. Never fails the program. */
-export function prestartPlugins(get: RawConfig = getConfig): string[] {
-  if (!hasMonitor()) return []; // not under the engine (a test importing the program's modules)
-  const asked: string[] = [];
+/** Asks the engine for the plugins the stack uses, in order. Never fails the program. */
+export function prestartPlugins(get: RawConfig = getConfig): void {
+  if (!hasMonitor()) return; // not under the engine (a test importing the program's modules)
   for (const p of PLUGIN_HEAD_STARTS) {
     try {
-      if (!p.used(get)) continue;
-      invoke(prestartToken(p.pkg), {}, { version: p.version() }).catch(() => undefined);
-      asked.push(p.pkg);
+      if (p.used(get)) invoke(prestartToken(p.pkg), {}, { version: p.version() }).catch(() => undefined);
     } catch {
       // An engine that refuses the invoke outright costs only the head start.
     }
   }
-  return asked;
 }

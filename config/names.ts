@@ -44,19 +44,33 @@ export function defaultTlsMode(environment: string): "generate" | "none" {
   return environment === "local" || environment === "ci" ? "none" : "generate";
 }
 
+/** The raw config's reader (`get` of a full key; object values are JSON), as the engine hands it to the program. */
+export type RawConfig = (key: string) => string | undefined;
+
+/** What a field of an object value that does not parse reads as. */
+const UNPARSABLE = Symbol("unparsable");
+
+/** The field `field` of the object value of `nexus-db:<key>` in the raw config (undefined when absent). */
+function rawField(get: RawConfig, key: string, field: string): unknown {
+  try {
+    return (JSON.parse(get(`${NAMESPACE}:${key}`) ?? "{}") as Record<string, unknown>)[field];
+  } catch {
+    return UNPARSABLE;
+  }
+}
+
+/** The stack's environment in the raw config. */
+function rawEnvironment(get: RawConfig): string {
+  return get(`${NAMESPACE}:environment`) ?? "dev";
+}
+
 /**
  * Whether the stack makes certificates with @pulumi/tls (`tls.mode` generate or provided), from the
  * raw stack config as usesDockerBackend reads it. An unparsable value answers false.
  */
-export function usesTlsCertificates(get: (key: string) => string | undefined): boolean {
-  const environment = get(`${NAMESPACE}:environment`) ?? "dev";
-  let mode: unknown;
-  try {
-    mode = (JSON.parse(get(`${NAMESPACE}:tls`) ?? "{}") as { mode?: unknown }).mode;
-  } catch {
-    return false;
-  }
-  return (mode ?? defaultTlsMode(environment)) !== "none";
+export function usesTlsCertificates(get: RawConfig): boolean {
+  const mode = rawField(get, "tls", "mode");
+  return mode !== UNPARSABLE && (mode ?? defaultTlsMode(rawEnvironment(get))) !== "none";
 }
 
 /**
@@ -74,7 +88,7 @@ export const ALWAYS_GENERATED_KEYS: readonly SecretKey[] = SECRET_KEYS.filter(
  * own (an admin password): it only misses the head start; a stack that generates none must not get
  * the random provider at all (it would be a new resource in its state).
  */
-export function generatesSecrets(get: (key: string) => string | undefined): boolean {
+export function generatesSecrets(get: RawConfig): boolean {
   return ALWAYS_GENERATED_KEYS.some((k) => get(`${NAMESPACE}:${k}`) === undefined);
 }
 
@@ -83,15 +97,10 @@ export function generatesSecrets(get: (key: string) => string | undefined): bool
  * full key; object values are JSON), before and without the typed config: for the program's head
  * start. An unparsable value answers false (the typed config reports it, with its path).
  */
-export function usesDockerBackend(get: (key: string) => string | undefined): boolean {
-  const environment = get(`${NAMESPACE}:environment`) ?? "dev";
+export function usesDockerBackend(get: RawConfig): boolean {
+  const environment = rawEnvironment(get);
   return ["postgres", "mongo", "redis"].some((store) => {
-    let backend: unknown;
-    try {
-      backend = (JSON.parse(get(`${NAMESPACE}:${store}`) ?? "{}") as { backend?: unknown }).backend;
-    } catch {
-      return false;
-    }
-    return (backend ?? defaultBackend(environment)) === "docker";
+    const backend = rawField(get, store, "backend");
+    return backend !== UNPARSABLE && (backend ?? defaultBackend(environment)) === "docker";
   });
 }

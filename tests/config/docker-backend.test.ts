@@ -2,7 +2,7 @@
 // config whether a store runs on docker and whether the stack makes certificates; the typed config
 // decides what is deployed. They agree on every committed stack and on the defaults.
 import { describe, expect, it } from "vitest";
-import { ALWAYS_GENERATED_KEYS, NAMESPACE, generatesSecrets, usesDockerBackend, usesTlsCertificates } from "../../config/names";
+import { ALWAYS_GENERATED_KEYS, NAMESPACE, generatesSecrets, usesDockerBackend, usesTlsCertificates, type RawConfig } from "../../config/names";
 import { parseStackConfig } from "../../config/schema";
 import { stackFileValues } from "../helpers/stack-files";
 
@@ -19,24 +19,31 @@ function typedUsesDocker(values: Record<string, unknown>, stack: string): boolea
   return [c.postgres.backend, c.mongo.backend, c.redis.backend].includes("docker");
 }
 
-describe("usesDockerBackend (the docker provider's head start)", () => {
+/**
+ * The raw check agrees with the typed config on every committed stack, and both give the expected
+ * answer on each case (raw config values → answer).
+ */
+function agreesWithTypedConfig(check: (get: RawConfig) => boolean, typed: (values: Record<string, unknown>, stack: string) => boolean, casesTitle: string, cases: [Record<string, unknown>, boolean][]): void {
   it.each(["dev", "local", "staging", "prod"])("agrees with the typed config on Pulumi.%s.yaml", (stack) => {
     const values = stackFileValues(stack);
-    expect(usesDockerBackend(raw(values))).toBe(typedUsesDocker(values, stack));
+    expect(check(raw(values))).toBe(typed(values, stack));
   });
 
-  it("agrees on the defaults and on one store moved to docker", () => {
-    const cases: [Record<string, unknown>, boolean][] = [
-      [{ environment: "dev" }, true],
-      [{ environment: "ci" }, false],
-      [{ environment: "dev", postgres: { backend: "external" }, mongo: { backend: "external" }, redis: { backend: "external" } }, false],
-      [{ environment: "ci", redis: { backend: "docker" } }, true],
-    ];
-    for (const [values, docker] of cases) {
-      expect(usesDockerBackend(raw(values)), JSON.stringify(values)).toBe(docker);
-      expect(typedUsesDocker(values, "t"), JSON.stringify(values)).toBe(docker);
+  it(casesTitle, () => {
+    for (const [values, expected] of cases) {
+      expect(check(raw(values)), JSON.stringify(values)).toBe(expected);
+      expect(typed(values, "t"), JSON.stringify(values)).toBe(expected);
     }
   });
+}
+
+describe("usesDockerBackend (the docker provider's head start)", () => {
+  agreesWithTypedConfig(usesDockerBackend, typedUsesDocker, "agrees on the defaults and on one store moved to docker", [
+    [{ environment: "dev" }, true],
+    [{ environment: "ci" }, false],
+    [{ environment: "dev", postgres: { backend: "external" }, mongo: { backend: "external" }, redis: { backend: "external" } }, false],
+    [{ environment: "ci", redis: { backend: "docker" } }, true],
+  ]);
 
   it("an unparsable store value starts nothing (the typed config reports it)", () => {
     expect(usesDockerBackend((k) => (k === `${NAMESPACE}:environment` ? "ci" : k === `${NAMESPACE}:redis` ? "{not json" : undefined))).toBe(false);
@@ -45,25 +52,13 @@ describe("usesDockerBackend (the docker provider's head start)", () => {
 
 describe("usesTlsCertificates (the tls plugin's head start)", () => {
   const typedUsesTls = (values: Record<string, unknown>, stack: string) => parseStackConfig(values, stack).tls.mode !== "none";
-
-  it.each(["dev", "local", "staging", "prod"])("agrees with the typed config on Pulumi.%s.yaml", (stack) => {
-    const values = stackFileValues(stack);
-    expect(usesTlsCertificates(raw(values))).toBe(typedUsesTls(values, stack));
-  });
-
-  it("agrees on the defaults and on a mode set", () => {
-    const cases: [Record<string, unknown>, boolean][] = [
-      [{ environment: "dev" }, true],
-      [{ environment: "local" }, false],
-      [{ environment: "ci" }, false],
-      [{ environment: "ci", tls: { mode: "generate" } }, true],
-      [{ environment: "dev", tls: { mode: "none" } }, false],
-    ];
-    for (const [values, tls] of cases) {
-      expect(usesTlsCertificates(raw(values)), JSON.stringify(values)).toBe(tls);
-      expect(typedUsesTls(values, "t"), JSON.stringify(values)).toBe(tls);
-    }
-  });
+  agreesWithTypedConfig(usesTlsCertificates, typedUsesTls, "agrees on the defaults and on a mode set", [
+    [{ environment: "dev" }, true],
+    [{ environment: "local" }, false],
+    [{ environment: "ci" }, false],
+    [{ environment: "ci", tls: { mode: "generate" } }, true],
+    [{ environment: "dev", tls: { mode: "none" } }, false],
+  ]);
 
   it("an unparsable tls value starts nothing (the typed config reports it)", () => {
     expect(usesTlsCertificates((k) => (k === `${NAMESPACE}:tls` ? "{not json" : undefined))).toBe(false);
