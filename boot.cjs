@@ -65,6 +65,22 @@ function skipMappingOfPromiseTraces() {
   };
 }
 
+/**
+ * Node's compile cache: V8's compiled code of every module this process loads (the SDK's, tsx's
+ * output for the program's own files) is kept on disk and reused by the next run whose files are
+ * unchanged — 0.1–0.2 s less per program start on a two-core machine. In the system's temporary
+ * folder unless NODE_COMPILE_CACHE names another; NODE_DISABLE_COMPILE_CACHE=1 turns it off. Nothing
+ * is lost without it (an older Node, a read-only folder): modules then compile as before.
+ */
+function enableCompileCache() {
+  try {
+    require("node:module").enableCompileCache?.();
+  } catch {
+    // modules compile as before
+  }
+}
+
+enableCompileCache();
 deferTypeScriptCompiler();
 skipMappingOfPromiseTraces();
 require("@pulumi/pulumi");

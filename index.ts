@@ -1,20 +1,22 @@
 // The nexus-db program's entry point. First the head starts: the engine is asked for the provider
-// plugins the stack uses (components/plugin-prestart.ts), then for the dynamic providers' process
-// (providers/prestart.ts), then — once the config has been read — the docker network is registered
-// (components/docker-network.ts). Those requests leave only when the event loop runs — after the
+// plugins the stack uses (components/plugin-prestart.ts) and, once the config has been read, the
+// docker network is registered (components/docker-network.ts) and the dynamic providers' process
+// asked for (providers/prestart.ts). Those requests leave only when the event loop runs — after the
 // stack's own registration is answered — and loading the program proper (program.ts: the
 // components, the SDKs: over a second of synchronous `require` on a busy two-core machine) would
 // hold them back until it ends. So the program is a function, which Pulumi awaits: it lets each
 // request go, then loads program.ts, whose exports are the stack outputs.
 import { LAYER_NAME } from "./config/names";
 import { prestartPlugins } from "./components/plugin-prestart";
-import { headStartsSent, prestartDynamicProviders } from "./providers/prestart";
+import { dynamicResourcesComeEarly, headStartsSent, prestartDynamicProviders } from "./providers/prestart";
 
 export = async (): Promise<Record<string, unknown>> => {
   // The engine serves every provider request — these, and each resource's registration — one at a
-  // time, and the dynamic providers' process takes over a second to start: the Go plugins and the
-  // network go first, and it is asked for just before the program's own modules load.
-  prestartPlugins();
+  // time, registering nothing while a plugin starts. On a docker stack the containers wait longest
+  // for the network (the docker provider waits 2 s after creating one): the docker plugin alone goes
+  // first, then the network, then the other plugins. The dynamic providers' process takes over a
+  // second to start: it is asked for only where a dynamic resource comes before any container.
+  prestartPlugins("before-network");
   await headStartsSent();
   // require, not import(): the program's TypeScript loads through tsx's CommonJS hook (boot.cjs).
   // The config first: a bad one stops the program here, before any resource is registered.
@@ -23,8 +25,12 @@ export = async (): Promise<Record<string, unknown>> => {
   if (network.usesDockerNetwork(config)) {
     network.startStackNetwork(LAYER_NAME, config);
     await headStartsSent();
+    prestartPlugins("after-network");
+    await headStartsSent();
   }
-  prestartDynamicProviders();
-  await headStartsSent();
+  if (dynamicResourcesComeEarly(config)) {
+    prestartDynamicProviders();
+    await headStartsSent();
+  }
   return { ...(require("./program") as typeof import("./program")) };
 };

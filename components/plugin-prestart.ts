@@ -7,9 +7,10 @@
 // function of the invoked name exists, so the invoke fails, as expected, and is ignored.
 //
 // The Go plugins are asked for first (index.ts): they start in a fraction of a second and the
-// certificates, passwords and the docker network are the first resources the program registers;
+// certificates, passwords and the docker network are the first resources the program registers —
+// on a docker stack the docker plugin alone, then the network, then the others (pluginsToStart);
 // the dynamic providers' process (providers/prestart.ts), slower to start and first needed later,
-// is asked for after them.
+// is asked for after them, or not at all.
 import { getConfig } from "@pulumi/pulumi/runtime/config";
 import { invoke } from "@pulumi/pulumi/runtime/invoke";
 import { hasMonitor } from "@pulumi/pulumi/runtime/settings";
@@ -40,12 +41,24 @@ export function prestartToken(pkg: string): string {
   return `${pkg}:index/nexusDbStartProvider:nexusDbStartProvider`;
 }
 
-/** Asks the engine for the plugins the stack uses, in order. Never fails the program. */
-export function prestartPlugins(get: RawConfig = getConfig): void {
+/**
+ * The plugins to ask for at each head start: on a stack with a docker store, docker alone before
+ * its network is registered and the others after it (a registration waits for every plugin asked
+ * for before it, and the network — the docker provider waits 2 s after creating one — is what the
+ * containers wait for longest); on any other stack, all of them at once.
+ */
+export function pluginsToStart(when: "before-network" | "after-network", get: RawConfig = getConfig): PluginHeadStart[] {
+  const used = PLUGIN_HEAD_STARTS.filter((p) => p.used(get));
+  if (!usesDockerBackend(get)) return when === "before-network" ? used : [];
+  return used.filter((p) => (p.pkg === "docker") === (when === "before-network"));
+}
+
+/** Asks the engine for the plugins the stack uses at this head start, in order. Never fails the program. */
+export function prestartPlugins(when: "before-network" | "after-network", get: RawConfig = getConfig): void {
   if (!hasMonitor()) return; // not under the engine (a test importing the program's modules)
-  for (const p of PLUGIN_HEAD_STARTS) {
+  for (const p of pluginsToStart(when, get)) {
     try {
-      if (p.used(get)) invoke(prestartToken(p.pkg), {}, { version: p.version() }).catch(() => undefined);
+      invoke(prestartToken(p.pkg), {}, { version: p.version() }).catch(() => undefined);
     } catch {
       // An engine that refuses the invoke outright costs only the head start.
     }

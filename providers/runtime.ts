@@ -46,6 +46,8 @@ export function loadEngine<T>(relativePath: string): T {
   }
   const g = globalThis as { __nexusTsxRegistered?: boolean };
   if (!g.__nexusTsxRegistered && file.endsWith(".ts")) {
+    // As the program does (boot.cjs): the engines and their drivers compiled once, then reused.
+    (require("node:module") as { enableCompileCache?: () => unknown }).enableCompileCache?.();
     (require("tsx/cjs/api") as { register(): void }).register();
     g.__nexusTsxRegistered = true;
   }

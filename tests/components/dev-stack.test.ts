@@ -412,6 +412,21 @@ describe("PostgreSQL roles, schema, grants, seeds", () => {
     expect(dependsOn("nexus-mongo-schema")).toEqual([resource("nexus-postgres-container"), resource("nexus-redis-container"), resource("nexus-mongo-container")]);
   });
 
+  it("every dynamic resource waits for the PostgreSQL container: its process needs no head start here (providers/prestart.ts)", async () => {
+    const { dynamicResourcesComeEarly } = await import("../../providers/prestart");
+    const byResource = new Map(mocks.constructed.map((c) => [c.resource, c]));
+    const pgContainer = mocks.constructed.find((c) => c.name === "nexus-postgres-container")!.resource;
+    const waitsFor = (c: (typeof mocks.constructed)[number], seen = new Set<unknown>()): boolean =>
+      ((c.opts.dependsOn ?? []) as pulumi.Resource[]).some((d) => d === pgContainer || (!seen.has(d) && (seen.add(d), byResource.has(d) && waitsFor(byResource.get(d)!, seen))));
+    const dynamic = mocks.constructed.filter((c) => c.type.startsWith("pulumi-nodejs:dynamic"));
+    expect(dynamic.map((c) => c.name).sort()).toEqual(
+      ["nexus-mongo-schema", "nexus-postgres-grants", "nexus-postgres-roles", "nexus-postgres-schema", "nexus-postgres-seed", "nexus-redis-warmup"].sort(),
+    );
+    for (const c of dynamic) expect(waitsFor(c), c.name).toBe(true);
+    expect(dynamicResourcesComeEarly(cfg)).toBe(false);
+    expect(dynamicResourcesComeEarly({ postgres: { backend: "external" } })).toBe(true);
+  });
+
   it("the grant statements: DML and EXECUTE for the app, SELECT for read-only, default privileges, no DDL", async () => {
     const { grantStatements } = await import("../../engines/postgres/roles");
     const s = grantStatements(roles, "public", ["public.schema_migrations"]);

@@ -1,9 +1,11 @@
 // The provider plugins' head start (components/plugin-prestart.ts) decides from the raw stack
 // config whether a store runs on docker and whether the stack makes certificates; the typed config
-// decides what is deployed. They agree on every committed stack and on the defaults.
+// decides what is deployed. They agree on every committed stack and on the defaults. On a docker
+// stack the docker plugin goes first, alone: the network is registered before the other plugins.
 import { describe, expect, it } from "vitest";
 import { ALWAYS_GENERATED_KEYS, NAMESPACE, generatesSecrets, usesDockerBackend, usesTlsCertificates, type RawConfig } from "../../config/names";
 import { parseStackConfig } from "../../config/schema";
+import { PLUGIN_HEAD_STARTS, pluginsToStart } from "../../components/plugin-prestart";
 import { stackFileValues } from "../helpers/stack-files";
 
 /** The raw config as the engine hands it to the program: full keys, objects as JSON. */
@@ -73,5 +75,22 @@ describe("generatesSecrets (the random plugin's head start)", () => {
       const { [k]: _unset, ...rest } = all;
       expect(generatesSecrets(raw(rest)), k).toBe(true);
     }
+  });
+});
+
+describe("pluginsToStart (the order of the head starts)", () => {
+  const names = (when: "before-network" | "after-network", values: Record<string, unknown>) => pluginsToStart(when, raw(values)).map((p) => p.pkg);
+
+  it("on a docker stack, docker alone before its network and the others after it; elsewhere all before", () => {
+    expect(names("before-network", { environment: "dev" })).toEqual(["docker"]);
+    expect(names("after-network", { environment: "dev" })).toEqual(["random", "tls"]);
+    expect(names("before-network", { environment: "ci", tls: { mode: "generate" } })).toEqual(["random", "tls"]);
+    expect(names("after-network", { environment: "ci", tls: { mode: "generate" } })).toEqual([]);
+  });
+
+  it.each(["dev", "local", "staging", "prod"])("Pulumi.%s.yaml: each plugin the stack uses is asked for exactly once", (stack) => {
+    const values = stackFileValues(stack);
+    const used = PLUGIN_HEAD_STARTS.filter((p) => p.used(raw(values))).map((p) => p.pkg);
+    expect([...names("before-network", values), ...names("after-network", values)].sort()).toEqual([...used].sort());
   });
 });
