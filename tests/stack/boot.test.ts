@@ -1,9 +1,11 @@
 // How the program process starts, in a fresh Node process as the language host starts it
 // (`--require ./boot.cjs` from Pulumi.yaml): the SDK loads before tsx's hooks and without the
 // TypeScript compiler, a closure serialized after all still gets the real compiler, the program's
-// TypeScript still runs, and the provider head start does nothing outside the engine.
+// TypeScript still runs, Node's compile cache keeps the compiled modules for the next run, and the
+// provider head start does nothing outside the engine.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -64,6 +66,24 @@ describe("the program's boot", () => {
     });
     expect(leaks.status, leaks.stderr).toBe(0);
     expect((JSON.parse(leaks.stdout.trim()) as { promise: string }).promise).toMatch(/debuggable\.ts:\d+:\d+\)$/);
+  });
+
+  it("Node's compile cache is on for the program (in the temporary folder), and NODE_DISABLE_COMPILE_CACHE turns it off", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "nexus-compile-cache-"));
+    try {
+      const probe = `console.log(JSON.stringify({ dir: require("node:module").getCompileCacheDir() ?? null }))`;
+      const { NODE_COMPILE_CACHE: _set, ...env } = process.env;
+      const withCache = spawnSync(process.execPath, ["--require", "./boot.cjs", "-e", probe], { cwd: ROOT, encoding: "utf8", env: { ...env, TMPDIR: dir } });
+      expect(withCache.status, withCache.stderr).toBe(0);
+      expect(String((JSON.parse(withCache.stdout.trim()) as { dir: string }).dir)).toContain(dir);
+      // The SDK's compiled modules are written there for the next run.
+      expect(readdirSync(dir, { recursive: true }).length).toBeGreaterThan(0);
+      const off = spawnSync(process.execPath, ["--require", "./boot.cjs", "-e", probe], { cwd: ROOT, encoding: "utf8", env: { ...env, TMPDIR: dir, NODE_DISABLE_COMPILE_CACHE: "1" } });
+      expect(off.status, off.stderr).toBe(0);
+      expect(JSON.parse(off.stdout.trim())).toEqual({ dir: null });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("outside the engine (no monitor) the provider head start invokes nothing and fails nothing", () => {
