@@ -12,9 +12,9 @@
 // the dynamic providers' process (providers/prestart.ts), slower to start and first needed later,
 // is asked for after them, or not at all.
 import { getConfig } from "@pulumi/pulumi/runtime/config";
-import { invoke } from "@pulumi/pulumi/runtime/invoke";
 import { hasMonitor } from "@pulumi/pulumi/runtime/settings";
 import { generatesSecrets, usesDockerBackend, usesTlsCertificates, type RawConfig } from "../config/names";
+import { headStartInvoke } from "../providers/prestart";
 import { DOCKER_PLUGIN } from "./docker-store";
 
 /** A plugin to start early: its package, the version its resources ask for, and whether the stack uses it. */
@@ -50,17 +50,11 @@ export function prestartToken(pkg: string): string {
 export function pluginsToStart(when: "before-network" | "after-network", get: RawConfig = getConfig): PluginHeadStart[] {
   const used = PLUGIN_HEAD_STARTS.filter((p) => p.used(get));
   if (!usesDockerBackend(get)) return when === "before-network" ? used : [];
-  return used.filter((p) => (p.pkg === "docker") === (when === "before-network"));
+  return when === "before-network" ? used.filter((p) => p.pkg === "docker") : used.filter((p) => p.pkg !== "docker");
 }
 
 /** Asks the engine for the plugins the stack uses at this head start, in order. Never fails the program. */
 export function prestartPlugins(when: "before-network" | "after-network", get: RawConfig = getConfig): void {
   if (!hasMonitor()) return; // not under the engine (a test importing the program's modules)
-  for (const p of pluginsToStart(when, get)) {
-    try {
-      invoke(prestartToken(p.pkg), {}, { version: p.version() }).catch(() => undefined);
-    } catch {
-      // An engine that refuses the invoke outright costs only the head start.
-    }
-  }
+  for (const p of pluginsToStart(when, get)) headStartInvoke(prestartToken(p.pkg), { version: p.version() });
 }

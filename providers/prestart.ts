@@ -23,14 +23,23 @@ import { awaitStackRegistrations, hasMonitor } from "@pulumi/pulumi/runtime/sett
 /** The token invoked: no dynamic provider implements it (the SDK's provider implements no invoke). */
 export const PRESTART_TOKEN = "pulumi-nodejs:dynamic:nexusDbStartProvider";
 
-/** Asks the engine for the dynamic provider's process now; never fails the program. */
-export function prestartDynamicProviders(): void {
+/**
+ * Invokes `token`, which no provider implements, so that the engine starts the token's provider
+ * now; the expected failure is ignored. Does nothing outside the engine; never fails the program.
+ * Every head start goes through here (components/plugin-prestart.ts too).
+ */
+export function headStartInvoke(token: string, opts?: Parameters<typeof invoke>[2]): void {
   try {
     if (!hasMonitor()) return; // not under the engine (a test importing the program's modules)
-    invoke(PRESTART_TOKEN, {}).catch(() => undefined);
+    invoke(token, {}, opts).catch(() => undefined);
   } catch {
     // An engine that refuses the invoke outright costs only the head start.
   }
+}
+
+/** Asks the engine for the dynamic provider's process now; never fails the program. */
+export function prestartDynamicProviders(): void {
+  headStartInvoke(PRESTART_TOKEN);
 }
 
 /**

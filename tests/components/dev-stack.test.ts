@@ -416,8 +416,18 @@ describe("PostgreSQL roles, schema, grants, seeds", () => {
     const { dynamicResourcesComeEarly } = await import("../../providers/prestart");
     const byResource = new Map(mocks.constructed.map((c) => [c.resource, c]));
     const pgContainer = mocks.constructed.find((c) => c.name === "nexus-postgres-container")!.resource;
-    const waitsFor = (c: (typeof mocks.constructed)[number], seen = new Set<unknown>()): boolean =>
-      ((c.opts.dependsOn ?? []) as pulumi.Resource[]).some((d) => d === pgContainer || (!seen.has(d) && (seen.add(d), byResource.has(d) && waitsFor(byResource.get(d)!, seen))));
+    /** Whether the PostgreSQL container is among what `c` depends on, directly or through others. */
+    const waitsFor = (c: (typeof mocks.constructed)[number]): boolean => {
+      const seen = new Set<pulumi.Resource>();
+      const todo = [...((c.opts.dependsOn ?? []) as pulumi.Resource[])];
+      for (let d = todo.pop(); d !== undefined; d = todo.pop()) {
+        if (d === pgContainer) return true;
+        if (seen.has(d)) continue;
+        seen.add(d);
+        todo.push(...((byResource.get(d)?.opts.dependsOn ?? []) as pulumi.Resource[]));
+      }
+      return false;
+    };
     const dynamic = mocks.constructed.filter((c) => c.type.startsWith("pulumi-nodejs:dynamic"));
     expect(dynamic.map((c) => c.name).sort()).toEqual(
       ["nexus-mongo-schema", "nexus-postgres-grants", "nexus-postgres-roles", "nexus-postgres-schema", "nexus-postgres-seed", "nexus-redis-warmup"].sort(),
