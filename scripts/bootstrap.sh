@@ -6,8 +6,16 @@
 #     $NEXUS_CACHE (default ~/.cache/nexus-db) by version;
 #   - the Node.js language host and the provider plugins (scripts/build-plugins.sh);
 #   - the dynamic-provider plugin shim that ships inside @pulumi/pulumi, beside them;
-#   - FerretDB (the MongoDB-wire test server), built from tools/ferretdb.
+#   - the MongoDB-wire test servers: FerretDB 1.24 from tools/ferretdb, and DocumentDB with
+#     FerretDB v2 (scripts/build-documentdb.sh).
 # If a `pulumi` of the pinned version is already on PATH, it is used as it is.
+#
+# On a fresh two-core machine this is mostly Go compiling, with stretches where the cores wait: on
+# module downloads, on apt-get, on a linker using one core. So three things run at once: the CLI
+# and then the plugins; the plugins' module downloads (`build-plugins.sh prepare`, done before the
+# CLI's compile ends); the test servers' builds (C and Go, apt-get first). The CLI is built against
+# the providers' newer versions of the dependencies they share (scripts/go-align.cjs), so that
+# the providers' builds reuse most of what the CLI's compiled.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$NEXUS_ROOT"
@@ -23,7 +31,7 @@ ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing ${need_apt[*]}: install them with your package manager"
   log "apt-get install ${need_apt[*]}"
-  apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq "${need_apt[@]}" >/dev/null
+  apt_install "${need_apt[@]}" || die "apt-get install ${need_apt[*]} failed"
 fi
 command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
 
@@ -37,7 +45,35 @@ export PULUMI_ROOT="$NEXUS_CACHE/pulumi/$PULUMI_VERSION"
 BIN="$PULUMI_ROOT/bin"
 mkdir -p "$BIN"
 
-# A throwaway Go module that only requires what is built; its go.sum comes from the proxy.
+# --- beside the CLI: the plugins' module downloads, the test servers' builds ----------------------
+# The go.mod files the CLI and the providers are aligned to (none on a machine without the sources).
+mapfile -t ALIGN_REFS < <(bash scripts/build-plugins.sh references)
+bash scripts/build-plugins.sh prepare &
+prepare_pid=$!
+
+FERRETDB_BIN="$NEXUS_CACHE/ferretdb/$FERRETDB_VERSION/nexus-ferretdb"
+FERRETDB_STAMP="$FERRETDB_BIN.src-sha256"
+build_test_servers() {
+  local sum
+  sum="$(cat tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/main.go | sha256sum | cut -d' ' -f1)"
+  if [ ! -x "$FERRETDB_BIN" ] || [ "$(cat "$FERRETDB_STAMP" 2>/dev/null)" != "$sum" ]; then
+    log "building FerretDB $FERRETDB_VERSION (tools/ferretdb)"
+    local t=$SECONDS
+    mkdir -p "$(dirname "$FERRETDB_BIN")"
+    (cd tools/ferretdb && go build -trimpath -o "$FERRETDB_BIN" .)
+    echo "$sum" > "$FERRETDB_STAMP"
+    log "built FerretDB $FERRETDB_VERSION in $((SECONDS - t)) s"
+  fi
+  bash scripts/build-documentdb.sh || log "DocumentDB not built (see above): MONGODB_URL falls back to FerretDB $FERRETDB_VERSION"
+}
+build_test_servers &
+servers_pid=$!
+# Interrupted: the builds beside stop too (without job control they would ignore Ctrl-C).
+trap 'trap - INT TERM; kill 0' INT TERM
+
+# A throwaway Go module that only requires what is built; its go.sum comes from the proxy. Its other
+# requirements are raised to the versions of ALIGN_REFS (scripts/go-align.cjs); the REQUIREMENTs
+# stay as given.
 # usage: go_build_in_wrapper DIR OUTPUT PACKAGE LDFLAGS REQUIREMENT... [-- REPLACE...]
 go_build_in_wrapper() {
   local dir=$1 out=$2 pkg=$3 ldflags=$4; shift 4
@@ -54,6 +90,17 @@ go_build_in_wrapper() {
     printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > tools.go
     GOFLAGS=-mod=mod go get "${reqs[@]}"
     GOFLAGS=-mod=mod go mod tidy
+    if [ ${#ALIGN_REFS[@]} -gt 0 ]; then
+      local raised keep r
+      keep="$(printf '%s\n' "${reqs[@]%@*}" | paste -sd,)"
+      raised="$(node "$NEXUS_ROOT/scripts/go-align.cjs" --keep "$keep" "${ALIGN_REFS[@]}")"
+      GOFLAGS=-mod=mod go mod tidy
+      for r in "${reqs[@]}"; do
+        [ "$(go list -m -f '{{.Path}}@{{.Version}}' "${r%@*}")" = "$r" ] ||
+          die "aligning $pkg's dependencies moved ${r%@*} off ${r#*@} (scripts/go-align.cjs)"
+      done
+      log "$pkg: $(printf '%s\n' "$raised" | grep -c . || true) shared dependencies raised to the providers' newest"
+    fi
     go build -trimpath -o "$out" -ldflags "$ldflags" "$pkg"
   )
 }
@@ -88,6 +135,8 @@ fi
 
 # The Node.js language host and the resource provider plugins (random, tls, postgresql, docker):
 # present already, cached, built from the public sources, or downloaded (scripts/build-plugins.sh).
+# A failed prepare is done again by the build, which then says what failed.
+wait "$prepare_pid" || log "fetching the plugins' modules failed (above): the build tries again"
 bash scripts/build-plugins.sh
 
 # The dynamic-provider plugin is a shell script inside the npm package; the CLI looks for it
@@ -99,16 +148,6 @@ if ! cmp -s "$shim" "$BIN/pulumi-resource-pulumi-nodejs"; then
   mv -f "$BIN/.pulumi-resource-pulumi-nodejs.new" "$BIN/pulumi-resource-pulumi-nodejs"
 fi
 
-# --- FerretDB -------------------------------------------------------------------------------------
-FERRETDB_BIN="$NEXUS_CACHE/ferretdb/$FERRETDB_VERSION/nexus-ferretdb"
-FERRETDB_STAMP="$FERRETDB_BIN.src-sha256"
-ferret_src_sum="$(cat tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/main.go | sha256sum | cut -d' ' -f1)"
-if [ ! -x "$FERRETDB_BIN" ] || [ "$(cat "$FERRETDB_STAMP" 2>/dev/null)" != "$ferret_src_sum" ]; then
-  log "building FerretDB $FERRETDB_VERSION (tools/ferretdb)"
-  mkdir -p "$(dirname "$FERRETDB_BIN")"
-  (cd tools/ferretdb && go build -trimpath -o "$FERRETDB_BIN" .)
-  echo "$ferret_src_sum" > "$FERRETDB_STAMP"
-fi
-
-bash scripts/build-documentdb.sh || log "DocumentDB not built (see above): MONGODB_URL falls back to FerretDB $FERRETDB_VERSION"
+# --- the test servers (started above) --------------------------------------------------------------
+wait "$servers_pid" || die "FerretDB $FERRETDB_VERSION did not build (above)"
 log "pulumi $("$BIN/pulumi" version) at $BIN; FerretDB at $FERRETDB_BIN"

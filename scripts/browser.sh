@@ -12,10 +12,7 @@ if [ -z "$bin" ]; then
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "no chromium: install Debian's chromium package (or set CHROMIUM)"
   log "installing Debian's chromium (apt-get)"
   t0=$SECONDS
-  apt=(apt-get -o DPkg::Lock::Timeout=900 -y -q)
-  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends chromium fonts-liberation >/dev/null 2>&1 \
-    || { "${apt[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends chromium fonts-liberation >/dev/null; } \
-    || die "apt-get install chromium failed"
+  apt_install chromium fonts-liberation || die "apt-get install chromium failed"
   log "chromium installed in $((SECONDS - t0)) s"
   bin="$(command -v chromium)"
 fi

@@ -46,8 +46,7 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing Debian packages: ${need[*]} (install them as root)"
   log "apt-get install ${need[*]}"
   t=$SECONDS
-  apt-get -o DPkg::Lock::Timeout=900 update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  apt_install "${need[@]}" || die "apt-get install ${need[*]} failed"
   log "apt packages installed in $((SECONDS - t)) s"
 fi
 

@@ -10,15 +10,26 @@
 #   4. otherwise a download (`pulumi plugin install`, on machines that can reach the plugin server);
 #   5. otherwise a clear error naming what is missing.
 # Prints which parts were built and how long each took.
+#
+# usage: build-plugins.sh              build and install what is missing (needs the CLI)
+#        build-plugins.sh prepare      for each provider to be built from the sources: unpack, align
+#                                      and fetch its Go modules, no compile. Bootstrap runs it beside
+#                                      the CLI's build: that compile keeps both cores busy while the
+#                                      network idles, and the fetches (minutes on a fresh machine)
+#                                      otherwise came between compiles, with both cores idle.
+#        build-plugins.sh references   print the providers' go.mod files that the CLI and the
+#                                      providers are aligned to (scripts/go-align.cjs)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$NEXUS_ROOT"
+MODE=${1:-build}
+case "$MODE" in build | prepare | references) ;; *) echo "usage: build-plugins.sh [prepare|references]" >&2; exit 2 ;; esac
 
 log() { printf '[plugins] %s\n' "$*" >&2; }
 die() { printf '[plugins] error: %s\n' "$*" >&2; exit 1; }
 
 BIN="$PULUMI_ROOT/bin"
-[ -x "$BIN/pulumi" ] || die "the Pulumi CLI is not at $BIN yet: run scripts/bootstrap.sh"
+[ "$MODE" != build ] || [ -x "$BIN/pulumi" ] || die "the Pulumi CLI is not at $BIN yet: run scripts/bootstrap.sh"
 SRC="${NEXUS_TOOLCHAIN_SRC:-$NEXUS_ROOT/../shared/toolchain-src}"
 WORK="$NEXUS_CACHE/build/plugins"
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local
@@ -58,11 +69,11 @@ bridge_replaces() {
   echo "-replace=github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3=$WORK/pulumi-dotnet/pulumi-language-dotnet"
 }
 
-timed() { # label, command...
-  local label=$1 start=$SECONDS
+timed() { # what was done, command...
+  local done=$1 start=$SECONDS
   shift
   "$@"
-  log "built $label in $((SECONDS - start)) s"
+  log "$done in $((SECONDS - start)) s"
 }
 
 # --- the Node.js language host --------------------------------------------------------------------
@@ -87,9 +98,9 @@ build_langhost() {
   echo "v$PULUMI_VERSION" > "$LANGHOST_STAMP"
 }
 
-if [ "$(cat "$LANGHOST_STAMP" 2>/dev/null)" != "v$PULUMI_VERSION" ] && \
+if [ "$MODE" = build ] && [ "$(cat "$LANGHOST_STAMP" 2>/dev/null)" != "v$PULUMI_VERSION" ] && \
    ! { [ -L "$BIN/pulumi" ] && [ -L "$BIN/pulumi-language-nodejs" ]; }; then
-  timed "pulumi-language-nodejs v$PULUMI_VERSION" build_langhost
+  timed "built pulumi-language-nodejs v$PULUMI_VERSION" build_langhost
 fi
 
 # --- resource providers ---------------------------------------------------------------------------
@@ -102,35 +113,49 @@ plugin_installed() { # name, version
     });' "$1" "$2"
 }
 
-# The providers share most of their dependencies at slightly different versions; each is built
-# against the newest of them, those of ALIGN_WITH's go.mod (scripts/go-align.cjs says why), so that
-# Go's build cache compiles the shared packages once. Built first, so its packages are the cached ones.
-ALIGN_WITH=random
-align_requirements() { # name — in the provider's module directory
-  [ "$1" != "$ALIGN_WITH" ] || return 0
-  local ref raised
-  ref="$(archive "pulumi-$ALIGN_WITH-v$(plugin_version "$ALIGN_WITH")")"
-  [ -n "$ref" ] || return 0 # nothing to align with: the provider builds as released
-  tar -xzOf "$ref" --wildcards '*/provider/go.mod' > "$WORK/$ALIGN_WITH.go.mod"
-  raised="$(node "$NEXUS_ROOT/scripts/go-align.cjs" "$WORK/$ALIGN_WITH.go.mod")"
-  [ -n "$raised" ] || return 0
-  log "$1: $(printf '%s\n' "$raised" | wc -l) shared dependencies raised to pulumi-$ALIGN_WITH's versions"
-  go mod tidy
+# The providers (and the CLI, scripts/bootstrap.sh) share most of their dependencies at slightly
+# different versions; each is built against the newest of them among the four providers' go.mod
+# files (scripts/go-align.cjs says why), so that Go's build cache compiles the shared packages once.
+PROVIDERS=(random tls postgresql docker)
+references() { # prints the path of each provider's go.mod that has its archive here
+  local name src ref
+  mkdir -p "$WORK/align"
+  for name in "${PROVIDERS[@]}"; do
+    src="$(archive "pulumi-$name-v$(plugin_version "$name")")"
+    [ -n "$src" ] || continue
+    ref="$WORK/align/$name.go.mod"
+    [ -s "$ref" ] && [ "$ref" -nt "$src" ] || tar -xzOf "$src" --wildcards '*/provider/go.mod' > "$ref"
+    echo "$ref"
+  done
 }
 
-# usage: build_provider NAME VERSION VERSION_PACKAGE [UPSTREAM_ARCHIVE_PREFIX]
-build_provider() {
-  local name=$1 version=$2 version_pkg=$3 upstream=${4:-} src dir out
+REFS=()
+[ "$MODE" = references ] || [ ! -d "$SRC" ] || mapfile -t REFS < <(references)
+
+# What a prepared source tree was prepared from: the archives, the references, these scripts.
+prepared_key() { # name, source archive, [upstream archive]
+  { echo "$1 $(basename "$2") ${3:+$(basename "$3")}"; cat "$NEXUS_ROOT/scripts/go-align.cjs" "${BASH_SOURCE[0]}" "${REFS[@]}"; } | sha256sum | cut -c1-16
+}
+
+# usage: prepare_provider NAME VERSION [UPSTREAM_ARCHIVE_PREFIX]
+# Unpacks the provider (and its upstream, patched) into $WORK/NAME, aligns its requirements and
+# fetches its modules; $WORK/NAME/.prepared holds the key. Prepared already with that key → nothing.
+prepare_provider() {
+  local name=$1 version=$2 upstream=${3:-} src up="" dir key
   src="$(archive "pulumi-$name-v$version")"
   [ -n "$src" ] || die "pulumi-resource-$name $version is not installed and cannot be built: pulumi-$name-v$version.tar.gz is not in $SRC (set NEXUS_TOOLCHAIN_SRC, or install the plugin with \`pulumi plugin install resource $name $version\` on a machine that can download)"
+  if [ -n "$upstream" ]; then
+    up="$(archive "$upstream")"
+    [ -n "$up" ] || die "$upstream*.tar.gz (the Terraform provider that pulumi-$name wraps) is not in $SRC"
+  fi
   dir="$WORK/$name"
+  key="$(prepared_key "$name" "$src" "$up")"
+  [ "$(cat "$dir/.prepared" 2>/dev/null)" != "$key" ] || return 0
+  local start=$SECONDS raised=""
   unpack "$src" "$dir"
   local edits=()
   mapfile -t edits < <(bridge_replaces)
-  if [ -n "$upstream" ]; then
-    local up
-    up="$(archive "$upstream")"
-    [ -n "$up" ] || die "$upstream*.tar.gz (the Terraform provider that pulumi-$name wraps) is not in $SRC"
+  if [ -n "$up" ]; then
     unpack "$up" "$dir/upstream"
     # The provider repository's own patches to its upstream, in order.
     for p in "$dir"/patches/*.patch; do
@@ -146,8 +171,19 @@ build_provider() {
       (cd shim && go mod edit -replace="github.com/hashicorp/terraform-provider-tls=$dir/upstream")
     fi
     go mod edit "${edits[@]}"
-    align_requirements "$name"
-    cd "cmd/pulumi-resource-$name"
+    [ ${#REFS[@]} -eq 0 ] || raised="$(node "$NEXUS_ROOT/scripts/go-align.cjs" "${REFS[@]}")"
+    go mod tidy # fetches every module the build needs
+    log "pulumi-resource-$name: $(printf '%s\n' "$raised" | grep -c . || true) shared dependencies raised to the providers' newest, modules fetched in $((SECONDS - start)) s"
+  )
+  echo "$key" > "$dir/.prepared"
+}
+
+# usage: build_provider NAME VERSION VERSION_PACKAGE [UPSTREAM_ARCHIVE_PREFIX]
+build_provider() {
+  local name=$1 version=$2 version_pkg=$3 upstream=${4:-} out
+  prepare_provider "$name" "$version" "$upstream"
+  (
+    cd "$WORK/$name/provider/cmd/pulumi-resource-$name"
     VERSION="$version" go run ./generate.go
     out="$NEXUS_CACHE/plugins/$name/$version"
     mkdir -p "$out"
@@ -159,11 +195,17 @@ build_provider() {
 ensure_provider() { # name, version package, [upstream archive prefix]
   local name=$1 version bin
   version="$(plugin_version "$name")"
-  plugin_installed "$name" "$version" && return 0
   bin="$NEXUS_CACHE/plugins/$name/$version/pulumi-resource-$name"
+  if [ "$MODE" = prepare ]; then
+    # Nothing to fetch for a plugin built or installed already, or one that is not built here.
+    [ ! -x "$bin" ] && [ ! -d "$PULUMI_HOME/plugins/resource-$name-v$version" ] && [ -d "$SRC" ] && [ -n "$(archive "pulumi-$name-v$version")" ] || return 0
+    prepare_provider "$name" "$version" "${3:-}"
+    return 0
+  fi
+  plugin_installed "$name" "$version" && return 0
   if [ ! -x "$bin" ]; then
     if [ -d "$SRC" ] && [ -n "$(archive "pulumi-$name-v$version")" ]; then
-      timed "pulumi-resource-$name $version" build_provider "$name" "$version" "$2" "${3:-}"
+      timed "built pulumi-resource-$name $version" build_provider "$name" "$version" "$2" "${3:-}"
     elif "$BIN/pulumi" plugin install resource "$name" "$version" >/dev/null 2>&1; then
       log "downloaded pulumi-resource-$name $version"
       return 0
@@ -174,6 +216,11 @@ ensure_provider() { # name, version package, [upstream archive prefix]
   "$BIN/pulumi" plugin install resource "$name" "$version" --file "$bin" >/dev/null
   log "installed pulumi-resource-$name $version"
 }
+
+if [ "$MODE" = references ]; then
+  [ ! -d "$SRC" ] || references
+  exit 0
+fi
 
 ensure_provider random github.com/pulumi/pulumi-random/provider/v4/pkg/version
 ensure_provider tls github.com/pulumi/pulumi-tls/provider/v5/pkg/version upstream-terraform-provider-tls

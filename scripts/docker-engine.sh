@@ -23,12 +23,7 @@ install_engine() {
   command -v apt-get >/dev/null || die "no Docker engine answers and this is not a Debian-like system: install Docker and start it"
   log "installing Debian's docker.io (apt-get)"
   local t0=$SECONDS
-  export DEBIAN_FRONTEND=noninteractive
-  # Waits for another apt-get's lock; a fresh machine may have no package lists yet.
-  local apt=(apt-get -o DPkg::Lock::Timeout=900 -y -q)
-  "${apt[@]}" install --no-install-recommends docker.io iptables >/dev/null 2>&1 \
-    || { "${apt[@]}" update >/dev/null && "${apt[@]}" install --no-install-recommends docker.io iptables >/dev/null; } \
-    || die "apt-get install docker.io failed"
+  apt_install docker.io iptables || die "apt-get install docker.io failed"
   log "docker.io installed in $((SECONDS - t0)) s"
 }
 
@@ -64,10 +59,7 @@ ensure_compose() {
   command -v docker-compose >/dev/null && return 0
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "docker-compose is missing: install it (Debian: apt-get install docker-compose)"
   log "installing Debian's docker-compose (apt-get)"
-  local apt=(apt-get -o DPkg::Lock::Timeout=900 -y -q)
-  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends docker-compose >/dev/null 2>&1 \
-    || { "${apt[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends docker-compose >/dev/null; } \
-    || die "apt-get install docker-compose failed"
+  apt_install docker-compose || die "apt-get install docker-compose failed"
 }
 
 case "${1:-start}" in

@@ -54,3 +54,24 @@ if [ "$(id -u)" = 0 ]; then export NEXUS_DOCDB_PG_DATA="${NEXUS_DOCDB_PG_DATA:-/
 # started (and a node restarted) while the suite runs, and a port in that range can be held just
 # then by any outgoing connection or by a test server on a port the kernel handed out.
 export NEXUS_REDIS_CLUSTER_PORT="${NEXUS_REDIS_CLUSTER_PORT:-27100}"
+
+# Installs Debian packages, as root or through sudo: `apt_install PACKAGE...` (output only on
+# failure). The machine's package lists first; when they lack a package (a fresh machine has
+# none), they are updated and the install tried again. apt-get waits for another apt-get's dpkg
+# lock (DPkg::Lock::Timeout) but not for another's `update` (the lists lock), and the project's
+# scripts install side by side (bootstrap, the images, the test servers): a held lists lock is
+# waited for here.
+apt_install() {
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -y -q)
+  [ "$(id -u)" = 0 ] || apt=(sudo -n "${apt[@]}")
+  "${apt[@]}" install --no-install-recommends "$@" >/dev/null 2>&1 && return 0
+  local out _
+  for _ in $(seq 300); do
+    out="$("${apt[@]}" update 2>&1)" && break
+    case "$out" in
+      *"Could not get lock"*) sleep 1 ;;
+      *) printf '%s\n' "$out" >&2; return 1 ;;
+    esac
+  done
+  "${apt[@]}" install --no-install-recommends "$@" >/dev/null
+}

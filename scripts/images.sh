@@ -55,9 +55,7 @@ ensure_base() {
   if [ ! -s "$tarball" ]; then
     if ! command -v debootstrap >/dev/null || [ ! -s /usr/share/keyrings/debian-archive-keyring.gpg ]; then
       log "installing debootstrap (apt-get)"
-      as_root apt-get -o DPkg::Lock::Timeout=900 -y -q install --no-install-recommends debootstrap debian-archive-keyring >/dev/null 2>&1 \
-        || { as_root apt-get -o DPkg::Lock::Timeout=900 -q update >/dev/null && as_root apt-get -o DPkg::Lock::Timeout=900 -y -q install --no-install-recommends debootstrap debian-archive-keyring >/dev/null; } \
-        || die "apt-get install debootstrap failed"
+      apt_install debootstrap debian-archive-keyring || die "apt-get install debootstrap failed"
     fi
     local root
     root="$(mktemp -d "$BASE_CACHE/rootfs.XXXXXX")"

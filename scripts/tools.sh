@@ -40,8 +40,7 @@ ensure_shellcheck() {
   command -v shellcheck >/dev/null && return 0
   [ "$(id -u)" = 0 ] || die "shellcheck is missing (actionlint checks the workflows' scripts with it): install it with your package manager"
   log "apt-get install shellcheck"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null 2>&1 ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
+  apt_install shellcheck || die "apt-get install shellcheck failed"
 }
 
 case "${1:-}" in
