@@ -76,6 +76,31 @@ timed() { # what was done, command...
   log "$done in $((SECONDS - start)) s"
 }
 
+# --- what the CLI, the language host and the providers are aligned to ----------------------------
+# The CLI (scripts/bootstrap.sh), the language host and the providers share most of their
+# dependencies at slightly different versions; each is built against the newest of them among the
+# four providers' go.mod files (scripts/go-align.cjs says why), so that Go's build cache compiles
+# the shared packages once.
+PROVIDERS=(random tls postgresql docker)
+references() { # prints the path of each provider's go.mod that has its archive here
+  local name src ref
+  mkdir -p "$WORK/align"
+  for name in "${PROVIDERS[@]}"; do
+    src="$(archive "pulumi-$name-v$(plugin_version "$name")")"
+    [ -n "$src" ] || continue
+    ref="$WORK/align/$name.go.mod"
+    [ -s "$ref" ] && [ "$ref" -nt "$src" ] || tar -xzOf "$src" --wildcards '*/provider/go.mod' > "$ref"
+    echo "$ref"
+  done
+}
+
+if [ "$MODE" = references ]; then
+  [ ! -d "$SRC" ] || references
+  exit 0
+fi
+REFS=()
+[ ! -d "$SRC" ] || mapfile -t REFS < <(references)
+
 # --- the Node.js language host --------------------------------------------------------------------
 LANGHOST_STAMP="$BIN/.pulumi-language-nodejs.version"
 build_langhost() {
@@ -90,6 +115,13 @@ build_langhost() {
     go mod edit -dropreplace=github.com/pulumi/pulumi/pkg/v3 -dropreplace=github.com/pulumi/pulumi/sdk/v3 \
       -require="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
     go mod tidy >/dev/null 2>&1 || go mod download
+    if [ ${#REFS[@]} -gt 0 ]; then
+      # As the CLI's (scripts/bootstrap.sh): its compiled packages are then the CLI's.
+      node "$NEXUS_ROOT/scripts/go-align.cjs" --keep github.com/pulumi/pulumi/pkg/v3,github.com/pulumi/pulumi/sdk/v3 "${REFS[@]}" >/dev/null
+      go mod tidy >/dev/null 2>&1 || go mod download
+      [ "$(go list -m -f '{{.Version}}' github.com/pulumi/pulumi/pkg/v3)" = "v$PULUMI_VERSION" ] ||
+        die "aligning the language host's dependencies moved github.com/pulumi/pulumi/pkg/v3 off v$PULUMI_VERSION (scripts/go-align.cjs)"
+    fi
     go build -trimpath -o "$BIN/.pulumi-language-nodejs.new" \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" .
   )
@@ -112,25 +144,6 @@ plugin_installed() { # name, version
       process.exit(found ? 0 : 1);
     });' "$1" "$2"
 }
-
-# The providers (and the CLI, scripts/bootstrap.sh) share most of their dependencies at slightly
-# different versions; each is built against the newest of them among the four providers' go.mod
-# files (scripts/go-align.cjs says why), so that Go's build cache compiles the shared packages once.
-PROVIDERS=(random tls postgresql docker)
-references() { # prints the path of each provider's go.mod that has its archive here
-  local name src ref
-  mkdir -p "$WORK/align"
-  for name in "${PROVIDERS[@]}"; do
-    src="$(archive "pulumi-$name-v$(plugin_version "$name")")"
-    [ -n "$src" ] || continue
-    ref="$WORK/align/$name.go.mod"
-    [ -s "$ref" ] && [ "$ref" -nt "$src" ] || tar -xzOf "$src" --wildcards '*/provider/go.mod' > "$ref"
-    echo "$ref"
-  done
-}
-
-REFS=()
-[ "$MODE" = references ] || [ ! -d "$SRC" ] || mapfile -t REFS < <(references)
 
 # What a prepared source tree was prepared from: the archives, the references, these scripts.
 prepared_key() { # name, source archive, [upstream archive]
@@ -216,11 +229,6 @@ ensure_provider() { # name, version package, [upstream archive prefix]
   "$BIN/pulumi" plugin install resource "$name" "$version" --file "$bin" >/dev/null
   log "installed pulumi-resource-$name $version"
 }
-
-if [ "$MODE" = references ]; then
-  [ ! -d "$SRC" ] || references
-  exit 0
-fi
 
 ensure_provider random github.com/pulumi/pulumi-random/provider/v4/pkg/version
 ensure_provider tls github.com/pulumi/pulumi-tls/provider/v5/pkg/version upstream-terraform-provider-tls
