@@ -20,19 +20,22 @@ else
   trap '[ -z "$images_pid" ] || kill "$images_pid" 2>/dev/null || true' EXIT
 fi
 bash scripts/bootstrap.sh
+# The typecheck and the lint (one core each) run while the servers start.
+echo "[test] typecheck and lint" >&2
+npx tsc --noEmit -p . &
+tsc_pid=$!
+npx eslint --max-warnings=0 . &
+lint_pid=$!
 bash scripts/services.sh
 if [ -n "$images_pid" ]; then
   wait "$images_pid" || { echo "[test] the Docker engine or the project's images failed (above)" >&2; exit 1; }
   images_pid=""
 fi
+wait "$tsc_pid" || { echo "[test] typecheck failed (above)" >&2; exit 1; }
+wait "$lint_pid" || { echo "[test] lint failed (above)" >&2; exit 1; }
 # The local file backend (tests that use the stack files need it, on a fresh clone too).
 mkdir -p .pulumi-state
 eval "$(bash scripts/services.sh urls)"
-
-echo "[test] typecheck" >&2
-npx tsc --noEmit -p .
-echo "[test] lint" >&2
-npx eslint --max-warnings=0 .
 
 mkdir -p test-results
 echo "[test] vitest" >&2
