@@ -48,6 +48,9 @@ mkdir -p "$BIN"
 # --- beside the CLI: the plugins' module downloads, the test servers' builds ----------------------
 # The go.mod files the CLI and the providers are aligned to (none on a machine without the sources).
 mapfile -t ALIGN_REFS < <(bash scripts/build-plugins.sh references)
+# Handed down, so that build-plugins.sh does not work them out again.
+NEXUS_ALIGN_REFS="$(printf '%s\n' "${ALIGN_REFS[@]}")"
+export NEXUS_ALIGN_REFS
 bash scripts/build-plugins.sh prepare &
 prepare_pid=$!
 
@@ -91,15 +94,9 @@ go_build_in_wrapper() {
     GOFLAGS=-mod=mod go get "${reqs[@]}"
     GOFLAGS=-mod=mod go mod tidy
     if [ ${#ALIGN_REFS[@]} -gt 0 ]; then
-      local raised keep r
-      keep="$(printf '%s\n' "${reqs[@]%@*}" | paste -sd,)"
-      raised="$(node "$NEXUS_ROOT/scripts/go-align.cjs" --keep "$keep" "${ALIGN_REFS[@]}")"
-      GOFLAGS=-mod=mod go mod tidy
-      for r in "${reqs[@]}"; do
-        [ "$(go list -m -f '{{.Path}}@{{.Version}}' "${r%@*}")" = "$r" ] ||
-          die "aligning $pkg's dependencies moved ${r%@*} off ${r#*@} (scripts/go-align.cjs)"
-      done
-      log "$pkg: $(printf '%s\n' "$raised" | grep -c . || true) shared dependencies raised to the providers' newest"
+      local raised
+      raised="$(go_align_keeping "${reqs[@]}" -- "${ALIGN_REFS[@]}")" || die "aligning $pkg's dependencies failed (above)"
+      log "$pkg: $raised shared dependencies raised to the providers' newest"
     fi
     go build -trimpath -o "$out" -ldflags "$ldflags" "$pkg"
   )

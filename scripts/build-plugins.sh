@@ -19,11 +19,13 @@
 #                                      otherwise came between compiles, with both cores idle.
 #        build-plugins.sh references   print the providers' go.mod files that the CLI and the
 #                                      providers are aligned to (scripts/go-align.cjs)
+#        build-plugins.sh tune NAME DIR  apply our own changes for provider NAME (below) to its
+#                                      upstream unpacked in DIR
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$NEXUS_ROOT"
 MODE=${1:-build}
-case "$MODE" in build | prepare | references) ;; *) echo "usage: build-plugins.sh [prepare|references]" >&2; exit 2 ;; esac
+case "$MODE" in build | prepare | references | tune) ;; *) echo "usage: build-plugins.sh [prepare|references|tune NAME DIR]" >&2; exit 2 ;; esac
 
 log() { printf '[plugins] %s\n' "$*" >&2; }
 die() { printf '[plugins] error: %s\n' "$*" >&2; exit 1; }
@@ -70,11 +72,63 @@ bridge_replaces() {
 }
 
 timed() { # what was done, command...
-  local done=$1 start=$SECONDS
+  local what=$1 start=$SECONDS
   shift
   "$@"
-  log "$done in $((SECONDS - start)) s"
+  log "$what in $((SECONDS - start)) s"
 }
+
+# --- our own changes to an upstream ----------------------------------------------------------------
+# Applied after the provider repository's own patches. Each line: a file of the upstream, then a
+# `sed -E` expression that must change it — an upstream that moved on stops the build here instead
+# of building a plugin without the change. A plugin built with other changes (or none) is built again.
+#
+# docker: the Terraform provider waits a fixed 2 s after creating a network before its first read
+# of it, and 2 s before its first try at removing a network or a volume, then 5 s between tries.
+# Every container of a stack waits for its network (that wait was what `pulumi up` of a docker
+# stack spent before its first container, bench/docker-up.bench.ts), and a destroy for its volumes.
+# Each of those reads and tries says itself when it must be tried again (a swarm's overlay network
+# whose options are not out yet, a volume still in use, a network with endpoints): so no wait
+# before the first one, and 250 ms between them (doubling, within the same 30-s limit).
+tunings() { # name
+  case "$1" in
+    docker)
+      local net=internal/provider/resource_docker_network_funcs.go vol=internal/provider/resource_docker_volume.go
+      printf '%s\t%s\n' \
+        "$net" 's/^(\s*networkReadRefreshDelay\s*=\s*)2 \* time\.Second\s*$/\10 * time.Second/' \
+        "$net" 's/^(\s*networkReadRefreshWaitBeforeRefreshes\s*=\s*)5 \* time\.Second\s*$/\1250 * time.Millisecond/' \
+        "$net" 's/^(\s*networkRemoveRefreshDelay\s*=\s*)2 \* time\.Second\s*$/\10 * time.Second/' \
+        "$net" 's/^(\s*networkRemoveRefreshWaitBeforeRefreshes\s*=\s*)5 \* time\.Second\s*$/\1250 * time.Millisecond/' \
+        "$vol" 's/^(\s*volumeReadRefreshDelay\s*=\s*)2 \* time\.Second\s*$/\10 * time.Second/' \
+        "$vol" 's/^(\s*volumeReadRefreshWaitBeforeRefreshes\s*=\s*)5 \* time\.Second\s*$/\1250 * time.Millisecond/'
+      ;;
+  esac
+}
+
+# What a plugin's tunings are (a short hash), or nothing when it has none.
+tuning_level() { # name
+  local t
+  t="$(tunings "$1")"
+  [ -z "$t" ] || printf '%s' "$t" | sha256sum | cut -c1-12
+}
+
+# Applies NAME's tunings to the unpacked upstream in DIR; fails naming the first that changes nothing.
+tune_upstream() { # name, dir
+  local file expr before
+  while IFS=$'\t' read -r file expr; do
+    [ -n "$file" ] || continue
+    [ -f "$2/$file" ] || die "tuning pulumi-resource-$1: $file is not in its upstream"
+    before="$(sha256sum < "$2/$file")"
+    sed -E -i "$expr" "$2/$file"
+    [ "$(sha256sum < "$2/$file")" != "$before" ] || die "tuning pulumi-resource-$1: \`$expr\` changes nothing in $file (the upstream moved on: look at scripts/build-plugins.sh)"
+  done < <(tunings "$1")
+}
+
+if [ "$MODE" = tune ]; then
+  [ $# -eq 3 ] || { echo "usage: build-plugins.sh tune NAME UPSTREAM_DIR" >&2; exit 2; }
+  tune_upstream "$2" "$3"
+  exit 0
+fi
 
 # --- what the CLI, the language host and the providers are aligned to ----------------------------
 # The CLI (scripts/bootstrap.sh), the language host and the providers share most of their
@@ -99,7 +153,11 @@ if [ "$MODE" = references ]; then
   exit 0
 fi
 REFS=()
-[ ! -d "$SRC" ] || mapfile -t REFS < <(references)
+if [ -n "${NEXUS_ALIGN_REFS+set}" ]; then # worked out by bootstrap.sh already
+  [ -z "$NEXUS_ALIGN_REFS" ] || mapfile -t REFS <<< "$NEXUS_ALIGN_REFS"
+elif [ -d "$SRC" ]; then
+  mapfile -t REFS < <(references)
+fi
 
 # --- the Node.js language host --------------------------------------------------------------------
 LANGHOST_STAMP="$BIN/.pulumi-language-nodejs.version"
@@ -117,10 +175,8 @@ build_langhost() {
     go mod tidy >/dev/null 2>&1 || go mod download
     if [ ${#REFS[@]} -gt 0 ]; then
       # As the CLI's (scripts/bootstrap.sh): its compiled packages are then the CLI's.
-      node "$NEXUS_ROOT/scripts/go-align.cjs" --keep github.com/pulumi/pulumi/pkg/v3,github.com/pulumi/pulumi/sdk/v3 "${REFS[@]}" >/dev/null
-      go mod tidy >/dev/null 2>&1 || go mod download
-      [ "$(go list -m -f '{{.Version}}' github.com/pulumi/pulumi/pkg/v3)" = "v$PULUMI_VERSION" ] ||
-        die "aligning the language host's dependencies moved github.com/pulumi/pulumi/pkg/v3 off v$PULUMI_VERSION (scripts/go-align.cjs)"
+      go_align_keeping "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" -- "${REFS[@]}" >/dev/null ||
+        die "aligning the language host's dependencies failed (above)"
     fi
     go build -trimpath -o "$BIN/.pulumi-language-nodejs.new" \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" .
@@ -164,7 +220,7 @@ prepare_provider() {
   dir="$WORK/$name"
   key="$(prepared_key "$name" "$src" "$up")"
   [ "$(cat "$dir/.prepared" 2>/dev/null)" != "$key" ] || return 0
-  local start=$SECONDS raised=""
+  local start=$SECONDS
   unpack "$src" "$dir"
   local edits=()
   mapfile -t edits < <(bridge_replaces)
@@ -175,6 +231,7 @@ prepare_provider() {
       [ -e "$p" ] || continue
       patch -s -p1 -d "$dir/upstream" < "$p"
     done
+    tune_upstream "$name" "$dir/upstream"
   fi
   (
     cd "$dir/provider"
@@ -184,6 +241,7 @@ prepare_provider() {
       (cd shim && go mod edit -replace="github.com/hashicorp/terraform-provider-tls=$dir/upstream")
     fi
     go mod edit "${edits[@]}"
+    local raised=""
     [ ${#REFS[@]} -eq 0 ] || raised="$(node "$NEXUS_ROOT/scripts/go-align.cjs" "${REFS[@]}")"
     go mod tidy # fetches every module the build needs
     log "pulumi-resource-$name: $(printf '%s\n' "$raised" | grep -c . || true) shared dependencies raised to the providers' newest, modules fetched in $((SECONDS - start)) s"
@@ -202,23 +260,27 @@ build_provider() {
     mkdir -p "$out"
     # -s -w: no symbol table and no DWARF, as the release builds (a shorter link on a fresh machine).
     go build -trimpath -o "$out/pulumi-resource-$name" -ldflags "-s -w -X $version_pkg.Version=$version" .
+    tuning_level "$name" > "$out/pulumi-resource-$name.tuning"
   )
 }
 
 ensure_provider() { # name, version package, [upstream archive prefix]
-  local name=$1 version bin
+  local name=$1 version bin buildable="" stale=""
   version="$(plugin_version "$name")"
   bin="$NEXUS_CACHE/plugins/$name/$version/pulumi-resource-$name"
+  [ -d "$SRC" ] && [ -n "$(archive "pulumi-$name-v$version")" ] && buildable=1
+  # Ours, but built with other tunings than today's (or before there were any): built again.
+  [ -n "$buildable" ] && [ -x "$bin" ] && [ "$(cat "$bin.tuning" 2>/dev/null)" != "$(tuning_level "$name")" ] && stale=1
   if [ "$MODE" = prepare ]; then
     # Nothing to fetch for a plugin built or installed already, or one that is not built here.
-    [ ! -x "$bin" ] && [ ! -d "$PULUMI_HOME/plugins/resource-$name-v$version" ] && [ -d "$SRC" ] && [ -n "$(archive "pulumi-$name-v$version")" ] || return 0
+    [ -n "$buildable" ] && { [ -n "$stale" ] || { [ ! -x "$bin" ] && [ ! -d "$PULUMI_HOME/plugins/resource-$name-v$version" ]; }; } || return 0
     prepare_provider "$name" "$version" "${3:-}"
     return 0
   fi
-  plugin_installed "$name" "$version" && return 0
-  if [ ! -x "$bin" ]; then
-    if [ -d "$SRC" ] && [ -n "$(archive "pulumi-$name-v$version")" ]; then
-      timed "built pulumi-resource-$name $version" build_provider "$name" "$version" "$2" "${3:-}"
+  [ -z "$stale" ] && plugin_installed "$name" "$version" && return 0
+  if [ ! -x "$bin" ] || [ -n "$stale" ]; then
+    if [ -n "$buildable" ]; then
+      timed "built pulumi-resource-$name $version${stale:+ again (its tunings changed)}" build_provider "$name" "$version" "$2" "${3:-}"
     elif "$BIN/pulumi" plugin install resource "$name" "$version" >/dev/null 2>&1; then
       log "downloaded pulumi-resource-$name $version"
       return 0
@@ -226,7 +288,7 @@ ensure_provider() { # name, version package, [upstream archive prefix]
       build_provider "$name" "$version" "$2" "${3:-}" # fails naming what is missing
     fi
   fi
-  "$BIN/pulumi" plugin install resource "$name" "$version" --file "$bin" >/dev/null
+  "$BIN/pulumi" plugin install resource "$name" "$version" --file "$bin" --reinstall >/dev/null
   log "installed pulumi-resource-$name $version"
 }
 

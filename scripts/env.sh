@@ -55,6 +55,25 @@ if [ "$(id -u)" = 0 ]; then export NEXUS_DOCDB_PG_DATA="${NEXUS_DOCDB_PG_DATA:-/
 # then by any outgoing connection or by a test server on a port the kernel handed out.
 export NEXUS_REDIS_CLUSTER_PORT="${NEXUS_REDIS_CLUSTER_PORT:-27100}"
 
+# In the Go module of the current folder: raises the shared requirements to the newest among the
+# reference go.mod files (scripts/go-align.cjs) while the given modules keep their versions, tidies,
+# and checks that they did. Prints how many requirements were raised; fails naming one that moved.
+# usage: go_align_keeping PATH@VERSION... -- REFERENCE_GO_MOD...
+go_align_keeping() {
+  local kept=() r raised
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do kept+=("$1"); shift; done
+  shift
+  raised="$(node "$NEXUS_ROOT/scripts/go-align.cjs" --keep "$(printf '%s\n' "${kept[@]%@*}" | paste -sd,)" "$@")" || return 1
+  GOFLAGS=-mod=mod go mod tidy || return 1
+  for r in "${kept[@]}"; do
+    if [ "$(go list -m -f '{{.Path}}@{{.Version}}' "${r%@*}")" != "$r" ]; then
+      printf 'aligning the dependencies of %s moved %s off %s (scripts/go-align.cjs)\n' "$(go list -m)" "${r%@*}" "${r#*@}" >&2
+      return 1
+    fi
+  done
+  printf '%s\n' "$raised" | grep -c . || true
+}
+
 # Installs Debian packages, as root or through sudo: `apt_install PACKAGE...` (output only on
 # failure). The machine's package lists first; when they lack a package (a fresh machine has
 # none), they are updated and the install tried again. apt-get waits for another apt-get's dpkg

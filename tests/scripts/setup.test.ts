@@ -168,3 +168,37 @@ describe("scripts/build-plugins.sh references", () => {
     for (const f of files) expect(readFileSync(f, "utf8")).toMatch(new RegExp(`^module github\\.com/pulumi/pulumi-${path.basename(f, ".go.mod")}/provider`, "m"));
   });
 });
+
+describe("scripts/build-plugins.sh tune", () => {
+  const src = process.env.NEXUS_TOOLCHAIN_SRC ?? path.join(ROOT, "..", "shared", "toolchain-src");
+  const upstream = path.join(src, "upstream-terraform-provider-docker.tar.gz");
+  const tune = (name: string, tree: string) => spawnSync("bash", ["scripts/build-plugins.sh", "tune", name, tree], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH } });
+  it.skipIf(!existsSync(upstream))("takes the docker provider's fixed waits out of its upstream, and stops at an upstream they no longer fit (skipped without the source folder: NEXUS_TOOLCHAIN_SRC)", () => {
+    const tree = path.join(dir, "docker-upstream");
+    mkdirSync(tree);
+    expect(spawnSync("tar", ["-xzf", upstream, "-C", tree, "--strip-components=1"]).status).toBe(0);
+    const file = (f: string) => readFileSync(path.join(tree, "internal/provider", f), "utf8");
+    expect(file("resource_docker_network_funcs.go")).toMatch(/networkReadRefreshDelay\s*=\s*2 \* time\.Second/);
+
+    const r = tune("docker", tree);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const net = file("resource_docker_network_funcs.go");
+    const vol = file("resource_docker_volume.go");
+    for (const c of ["networkReadRefreshDelay", "networkRemoveRefreshDelay"]) expect(net).toMatch(new RegExp(`${c}\\s*=\\s*0 \\* time\\.Second\\n`));
+    for (const c of ["networkReadRefreshWaitBeforeRefreshes", "networkRemoveRefreshWaitBeforeRefreshes"]) expect(net).toMatch(new RegExp(`${c}\\s*=\\s*250 \\* time\\.Millisecond\\n`));
+    expect(vol).toMatch(/volumeReadRefreshDelay\s*=\s*0 \* time\.Second\n/);
+    expect(vol).toMatch(/volumeReadRefreshWaitBeforeRefreshes\s*=\s*250 \* time\.Millisecond\n/);
+    // Nothing else moved: the tuned tree differs from a fresh copy of the upstream in those six lines only.
+    const fresh = path.join(dir, "docker-upstream-fresh");
+    mkdirSync(fresh);
+    expect(spawnSync("tar", ["-xzf", upstream, "-C", fresh, "--strip-components=1"]).status).toBe(0);
+    const d = spawnSync("diff", ["-r", fresh, tree], { encoding: "utf8" });
+    expect(d.stdout.split("\n").filter((l) => l.startsWith("> "))).toHaveLength(6);
+
+    // An upstream the tunings no longer fit (here: tuned already) stops the build, naming the file.
+    const again = tune("docker", tree);
+    expect(again.status).not.toBe(0);
+    expect(again.stderr).toContain("changes nothing in internal/provider/resource_docker_network_funcs.go");
+  });
+});
