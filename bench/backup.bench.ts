@@ -1,7 +1,9 @@
 // The PostgreSQL part of `nexus-db backup` and `restore` against bare `pg_dump -Fc` and
 // `pg_restore` of the same database, rotating rounds, at two data sizes. Goal: ≤ 1.1× each. Ours is
-// measured twice: with the archive key derived first (scrypt, as one CLI run does) and with it
-// derived before in the same process (the scheduled backup container; a restore of its own archive).
+// measured three ways: with a generated key (`nexus-db backup-key`, no scrypt), as one CLI run with
+// it; with a passphrase, its key derived first (scrypt, as one CLI run does); and with a passphrase
+// whose key was derived before in the same process (the scheduled backup container; a restore of
+// its own archive).
 // Ours includes what the bare tools do not: the exported snapshot and row counts, encryption and
 // SHA-256 (backup); the authentication pass over the whole archive, the target checks, one
 // transaction and the row-count verification (restore). The peak RSS of a backup process is
@@ -11,15 +13,33 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { createBackup, findPgTool, restoreBackup } from "../engines/backup";
-import { forgetDerivedKeys } from "../engines/backup/crypto";
-import { freshDatabase, type FreshDatabase } from "../tests/helpers/pg";
+import { forgetDerivedKeys, generateArchiveKey } from "../engines/backup/crypto";
+import { DATABASE_URL } from "../tests/helpers/env";
+import { freshDatabase, withClient, type FreshDatabase } from "../tests/helpers/pg";
 import { generateRows, platformSchema } from "../tests/engines/backup/data";
 import { report } from "./run";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const SIZES = (process.env.BENCH_BACKUP_USERS ?? "8000,40000").split(",").map(Number);
 const KEY = "benchmark key, long enough to pass";
+const GENERATED = generateArchiveKey();
+
+/**
+ * The server's dirty pages written out before a timed phase: the last round's DROP DATABASEs and
+ * restores leave a checkpoint's worth of writes that would otherwise land on whichever side runs first.
+ */
+async function settle(): Promise<void> {
+  await withClient(DATABASE_URL, (c) => c.query("CHECKPOINT"));
+}
+
+// This process's own garbage (the archives the restores before read, the rows the checks fetched)
+// is collected before each timed call, as a CLI run starts without any: otherwise a major GC lands
+// inside whichever call comes next.
+setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -58,9 +78,14 @@ async function main(): Promise<void> {
       const pgDump = findPgTool("pg_dump", 0).path;
       const pgRestore = findPgTool("pg_restore", 0).path;
       const archive = path.join(dir, `ours-${users}.nxdb`);
+      const generatedArchive = path.join(dir, `ours-generated-${users}.nxdb`);
       const dump = path.join(dir, `bare-${users}.dump`);
-      const times = { backupCold: [] as number[], backupWarm: [] as number[], dump: [] as number[], restoreCold: [] as number[], restoreWarm: [] as number[], pgRestore: [] as number[] };
+      const variants = ["Generated", "Cold", "Warm"] as const;
+      const times = Object.fromEntries(
+        ["dump", "pgRestore", ...variants.flatMap((v) => [`backup${v}`, `restore${v}`])].map((k) => [k, [] as number[]]),
+      ) as Record<"dump" | "pgRestore" | `${"backup" | "restore"}${(typeof variants)[number]}`, number[]>;
       const timed = async (fn: () => unknown) => {
+        collectGarbage();
         const t = performance.now();
         await fn();
         return performance.now() - t;
@@ -74,23 +99,27 @@ async function main(): Promise<void> {
           ["dump", async () => run(pgDump, ["-Fc", "-f", dump, "-d", src.url])],
           ["backupCold", () => (forgetDerivedKeys(), createBackup({ file: archive, passphrase: KEY, targets: { postgres: { url: src.url } } }))],
           ["backupWarm", () => createBackup({ file: archive, passphrase: KEY, targets: { postgres: { url: src.url } } })],
+          ["backupGenerated", () => createBackup({ file: generatedArchive, passphrase: GENERATED, targets: { postgres: { url: src.url } } })],
         ];
         const got: Partial<Record<keyof typeof times, number>> = {};
+        await settle();
         for (let i = 0; i < backups.length; i++) {
           const [k, fn] = backups[(i + round) % backups.length];
           got[k] = await timed(fn);
         }
-        const targets = await Promise.all([freshDatabase("bench_rs"), freshDatabase("bench_rs"), freshDatabase("bench_rs")]);
+        const targets = await Promise.all([freshDatabase("bench_rs"), freshDatabase("bench_rs"), freshDatabase("bench_rs"), freshDatabase("bench_rs")]);
         try {
-          const ours = (url: string) => async () => {
-            const r = await restoreBackup({ file: archive, passphrase: KEY, targets: { postgres: { url } } });
+          const ours = (url: string, file = archive, passphrase = KEY) => async () => {
+            const r = await restoreBackup({ file, passphrase, targets: { postgres: { url } } });
             if (r.mismatches.length) throw new Error(r.mismatches.join("; "));
           };
           const restores: [keyof typeof times, () => Promise<unknown>][] = [
             ["pgRestore", async () => run(pgRestore, ["--exit-on-error", "-d", targets[0].url, dump])],
             ["restoreCold", () => (forgetDerivedKeys(), ours(targets[1].url)())],
             ["restoreWarm", ours(targets[2].url)],
+            ["restoreGenerated", ours(targets[3].url, generatedArchive, GENERATED)],
           ];
+          await settle();
           for (let i = 0; i < restores.length; i++) {
             const [k, fn] = restores[(i + round) % restores.length];
             got[k] = await timed(fn);
@@ -100,8 +129,8 @@ async function main(): Promise<void> {
         }
         const f = (k: keyof typeof times) => got[k]!.toFixed(0);
         console.log(
-          `${rows} rows, round ${round}${round === 0 ? " (warm-up)" : ""}: backup ${f("backupCold")} cold / ${f("backupWarm")} warm ms vs pg_dump ${f("dump")} ms; ` +
-            `restore ${f("restoreCold")} cold / ${f("restoreWarm")} warm ms vs pg_restore ${f("pgRestore")} ms`,
+          `${rows} rows, round ${round}${round === 0 ? " (warm-up)" : ""}: backup ${f("backupGenerated")} generated key / ${f("backupCold")} passphrase / ${f("backupWarm")} passphrase derived before, ms, vs pg_dump ${f("dump")} ms; ` +
+            `restore ${f("restoreGenerated")} / ${f("restoreCold")} / ${f("restoreWarm")} ms vs pg_restore ${f("pgRestore")} ms`,
         );
         if (round > 0) for (const k of Object.keys(times) as (keyof typeof times)[]) times[k].push(got[k]!);
       }
@@ -111,8 +140,9 @@ async function main(): Promise<void> {
       const sizes = `archive ${(statSync(archive).size / 1048576).toFixed(1)} MiB, pg_dump -Fc ${(statSync(dump).size / 1048576).toFixed(1)} MiB`;
       const list = (k: keyof typeof times) => times[k].map((x) => x.toFixed(0)).join(", ");
       for (const [variant, what] of [
-        ["Cold", "key derived first, as one CLI run"],
-        ["Warm", "key derived before in this process, as the scheduled container"],
+        ["Generated", "generated key, as one CLI run"],
+        ["Cold", "passphrase, key derived first, as one CLI run"],
+        ["Warm", "passphrase, key derived before in this process, as the scheduled container"],
       ] as const) {
         report({
           name: `backup, PostgreSQL part, ${rows} generated rows, ${what}: nexus-db vs pg_dump -Fc`,

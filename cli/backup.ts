@@ -3,6 +3,7 @@
 import { existsSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { createBackup, restoreBackup, verifyBackup, type BackupManifest, type ProgressEvent, type StoreTargets } from "../engines/backup";
+import { generateArchiveKey } from "../engines/backup/crypto";
 import { archiveStamp, nextDailyRun, pruneArchives, type RetentionPolicy } from "../engines/backup/retention";
 import { parseOptions } from "./args";
 import { fail, humanBytes, resolveKey, resolveTargets, table, TARGET_OPTIONS, TARGET_USAGE, UsageError } from "./targets";
@@ -25,9 +26,24 @@ options:
   --daily-at HH:MM          keep running: one backup (and pruning) every day at HH:MM UTC; a failed
                             run is reported and the next one still happens (the scheduled backup container)
   --now                     with --daily-at: also take one backup at once
-  --key-file FILE           the passphrase (default: $NEXUS_BACKUP_KEY, or the stack's backupKey secret)
+  --key-file FILE           the key: a generated one (\`nexus-db backup-key\`) or a passphrase of 16+
+                            characters (default: $NEXUS_BACKUP_KEY, or the stack's backupKey secret)
   --quiet                   no progress lines
   --json                    print the manifest as JSON`;
+
+const KEY_USAGE = `usage: nexus-db backup-key
+  Prints a new generated archive key (nxdbk1- and 32 random bytes) for the stack's backupKey secret:
+    pulumi config set --secret backupKey "$(npx nexus-db backup-key)" --stack S
+  A generated key seals and opens archives at once; a passphrase is stretched with scrypt first
+  (some 80 ms of CPU per run). Keep the key: an archive opens with the key it was written with only.`;
+
+/** \`nexus-db backup-key\`: a new generated archive key on stdout. */
+export async function runBackupKey(args: string[]): Promise<number> {
+  const parsed = parseOptions("backup-key", args.filter((a) => a !== "--env"), {}, KEY_USAGE);
+  if ("exit" in parsed) return parsed.exit;
+  console.log(generateArchiveKey());
+  return 0;
+}
 
 const RESTORE_USAGE = `usage: nexus-db restore FILE (--stack S | --env | --url URL…) [options]
   Authenticates the whole archive (wrong key, damage, truncation: refused, nothing written),
@@ -36,7 +52,8 @@ const RESTORE_USAGE = `usage: nexus-db restore FILE (--stack S | --env | --url U
   authenticated, in one transaction that commits only after all of it and every target passed.
 ${TARGET_USAGE}
 options:
-  --key-file FILE           the passphrase (default: $NEXUS_BACKUP_KEY, or the stack's backupKey secret)
+  --key-file FILE           the key the archive was written with (default: $NEXUS_BACKUP_KEY, or the
+                            stack's backupKey secret)
   --replace                 restore into non-empty targets: PostgreSQL objects of the archive are
                             dropped and recreated, its Mongo collections dropped and reloaded, its
                             Redis keys overwritten; nothing else is touched. Never onto a newer schema.

@@ -11,6 +11,7 @@ const STORES = ["pg", "mongo", "redis"] as const;
 const DAY2: Record<string, { file: string; fn: string }> = {
   backup: { file: "backup", fn: "runBackup" },
   restore: { file: "backup", fn: "runRestore" },
+  "backup-key": { file: "backup", fn: "runBackupKey" },
   doctor: { file: "doctor", fn: "runDoctor" },
   stats: { file: "stats", fn: "runStats" },
 };
@@ -23,6 +24,7 @@ function usage(): string {
     "  nexus-db redis <render|warm|status|layout>",
     "  nexus-db backup  (--stack S | --env | --url URL…) [--out FILE]   encrypted archive of the three stores",
     "  nexus-db restore FILE (--stack S | --env | --url URL…) [--replace]",
+    "  nexus-db backup-key   a new generated archive key, for the stack's backupKey secret",
     "  nexus-db doctor  (--stack S | --env | --url URL…)   OK/WARN/FAIL checks, exit 1 on FAIL",
     "  nexus-db stats   (--stack S | --env | --url URL…) [--json]",
     "Every command takes --ca FILE (default: $NEXUS_DB_CA_FILE) and --env-file FILE (the .env of `npm run env`).",

@@ -156,7 +156,7 @@ export function resolveKey(o: { "key-file"?: string; stack?: string }, projectDi
     } catch (e) {
       const err = e as { stderr?: string; message: string };
       throw new UsageError(
-        `stack ${o.stack} has no backupKey secret (${(err.stderr || err.message).trim().split("\n")[0]}): set one with \`pulumi config set --secret backupKey "$(openssl rand -base64 32)" --stack ${o.stack}\`, or give --key-file / NEXUS_BACKUP_KEY`,
+        `stack ${o.stack} has no backupKey secret (${(err.stderr || err.message).trim().split("\n")[0]}): set one with \`pulumi config set --secret backupKey "$(npx nexus-db backup-key)" --stack ${o.stack}\`, or give --key-file / NEXUS_BACKUP_KEY`,
       );
     }
   }

@@ -8,7 +8,7 @@ export const LAYER_NAME = "nexus";
 
 /** What the secret keys are, for the config reference. */
 export const SECRET_KEYS_DESCRIPTION =
-  "Secret config keys (set with `pulumi config set --secret`). All optional: absent passwords are generated; `backupKey` (the key of `nexus-db backup --stack` archives) is never generated.";
+  "Secret config keys (set with `pulumi config set --secret`). All optional: absent passwords are generated; `backupKey` (the key of `nexus-db backup --stack` archives; make one with `nexus-db backup-key`) is never generated.";
 
 /** Secret config keys (set with `pulumi config set --secret`). All optional: absent passwords are generated; `backupKey` is never generated. */
 export const SECRET_KEYS = [

@@ -8,6 +8,10 @@
 // the HKDF salt from the archive's own random salt, so a process derives the scrypt master once per
 // passphrase and still seals every archive under a key of its own (the scheduled backups, a restore
 // of an archive it just wrote); kdf 1 (read only) used the scrypt salt for both.
+// kdf 3: a generated key (`nxdbk1-` and 32 random bytes, `nexus-db backup-key`) is the master key
+// itself — 256 random bits gain nothing from stretching, as age's X25519 recipients are not
+// stretched and its passphrases are. Its scrypt fields are zero; HKDF as kdf 2, its own labels.
+// A key that starts with `nxdbk1-` but is not one (a typo) is refused, never taken as a passphrase.
 // Each chunk is sealed with the nonce = its index, and the additional data = header | index (u64) |
 // final flag (1 byte). So a flipped bit, a chunk moved, dropped or replayed, a header edited, or a
 // file cut short (no chunk flagged final) fails authentication, and bytes after the final chunk are
@@ -19,7 +23,12 @@ import { Transform, type TransformCallback } from "node:stream";
 const MAGIC = Buffer.from("NXDBENC1");
 const KDF_SCRYPT = 1;
 const KDF_SCRYPT_HKDF_ARCHIVE_SALT = 2;
-const HEADER_BYTES: Record<number, number> = { [KDF_SCRYPT]: MAGIC.length + 4 + 16 + 16, [KDF_SCRYPT_HKDF_ARCHIVE_SALT]: MAGIC.length + 4 + 16 + 16 + 16 };
+const KDF_GENERATED_KEY = 3;
+const HEADER_BYTES: Record<number, number> = {
+  [KDF_SCRYPT]: MAGIC.length + 4 + 16 + 16,
+  [KDF_SCRYPT_HKDF_ARCHIVE_SALT]: MAGIC.length + 4 + 16 + 16 + 16,
+  [KDF_GENERATED_KEY]: MAGIC.length + 4 + 16 + 16 + 16,
+};
 /** The header of the archives written now (the longest there is): the bytes a reader takes first. */
 export const ARCHIVE_HEADER_BYTES = HEADER_BYTES[KDF_SCRYPT_HKDF_ARCHIVE_SALT];
 /** Plaintext bytes per chunk: large enough that the 20 bytes of framing cost nothing, small enough to keep memory flat. */
@@ -102,8 +111,28 @@ export function forgetDerivedKeys(): void {
   sealingSalts.clear();
 }
 
+/** What a generated key starts with. */
+export const GENERATED_KEY_PREFIX = "nxdbk1-";
+
+/** A new generated archive key: `nxdbk1-` and 32 random bytes (base64url). Keep it as a secret (the stack's `backupKey`). */
+export function generateArchiveKey(): string {
+  return GENERATED_KEY_PREFIX + randomBytes(32).toString("base64url");
+}
+
+/** The 32 bytes of a generated key; undefined for a passphrase; throws for a malformed generated key. */
+function generatedKeyBytes(passphrase: string | Buffer): Buffer | undefined {
+  const text = typeof passphrase === "string" ? passphrase : passphrase.toString("latin1");
+  if (!text.startsWith(GENERATED_KEY_PREFIX)) return undefined;
+  const body = text.slice(GENERATED_KEY_PREFIX.length);
+  const bytes = /^[A-Za-z0-9_-]{43}$/.test(body) ? Buffer.from(body, "base64url") : undefined;
+  if (bytes?.length !== 32) {
+    throw new ArchiveError(`the backup key starts with "${GENERATED_KEY_PREFIX}" but is not a whole generated key (${GENERATED_KEY_PREFIX} and 43 base64url characters): copy it again, or make one with \`nexus-db backup-key\``);
+  }
+  return bytes;
+}
+
 function expand(master: Buffer, salt: Buffer, version: number): { key: Buffer; check: Buffer } {
-  const tag = version === KDF_SCRYPT ? "nexus-db backup v1" : "nexus-db backup v2";
+  const tag = version === KDF_SCRYPT ? "nexus-db backup v1" : version === KDF_GENERATED_KEY ? "nexus-db backup v3 generated key" : "nexus-db backup v2";
   const key = Buffer.from(hkdfSync("sha256", master, salt, `${tag} aes-256-gcm`, 32));
   const check = Buffer.from(hkdfSync("sha256", master, salt, `${tag} key check`, 16));
   return { key, check };
@@ -112,6 +141,12 @@ function expand(master: Buffer, salt: Buffer, version: number): { key: Buffer; c
 /** A new key for sealing one archive (a fresh archive salt). `scryptLog2N` lowers the cost in tests only. */
 export async function newArchiveKey(passphrase: string | Buffer, options: { scryptLog2N?: number } = {}): Promise<ArchiveKey> {
   checkPassphrase(passphrase);
+  const generated = generatedKeyBytes(passphrase);
+  if (generated) {
+    const archiveSalt = randomBytes(16);
+    const { key, check } = expand(generated, archiveSalt, KDF_GENERATED_KEY);
+    return { header: Buffer.concat([MAGIC, Buffer.from([KDF_GENERATED_KEY, 0, 0, 0]), Buffer.alloc(16), archiveSalt, check]), key };
+  }
   const params = { ...DEFAULT_SCRYPT, log2N: options.scryptLog2N ?? DEFAULT_SCRYPT.log2N };
   const saltId = `${passphraseId(passphrase)}:${params.log2N}:${params.r}:${params.p}`;
   const salt = cached(sealingSalts, saltId, () => randomBytes(16));
@@ -134,12 +169,20 @@ export async function openArchiveKey(passphrase: string | Buffer, head: Buffer, 
   if (head.length < size) throw new ArchiveError(`${file} is cut short (no complete header)`);
   const o = MAGIC.length + 4;
   const kdf = { log2N: head[MAGIC.length + 1], r: head[MAGIC.length + 2], p: head[MAGIC.length + 3], salt: Buffer.from(head.subarray(o, o + 16)) };
-  checkKdf(kdf);
+  const generated = generatedKeyBytes(passphrase);
+  let master: Buffer;
+  if (id === KDF_GENERATED_KEY) {
+    if (!generated) throw new ArchiveError(`${file} was sealed with a generated key (${GENERATED_KEY_PREFIX}…), and the key given is a passphrase: give the key the archive was written with (nothing was restored)`);
+    master = generated;
+  } else {
+    checkKdf(kdf);
+    master = await cachedMaster(passphrase, kdf);
+  }
   const hkdfSalt = id === KDF_SCRYPT ? kdf.salt : Buffer.from(head.subarray(o + 16, o + 32));
   const stored = head.subarray(size - 16, size);
-  const { key, check } = expand(await cachedMaster(passphrase, kdf), hkdfSalt, id);
+  const { key, check } = expand(master, hkdfSalt, id);
   if (!timingSafeEqual(stored, check)) {
-    throw new ArchiveError(`${file}: wrong key — this passphrase does not open the archive (nothing was restored)`);
+    throw new ArchiveError(`${file}: wrong key — this ${generated ? "key" : "passphrase"} does not open the archive (nothing was restored)`);
   }
   return { header: Buffer.from(head.subarray(0, size)), key };
 }

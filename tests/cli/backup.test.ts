@@ -90,6 +90,29 @@ describe("nexus-db backup / restore on the command line", () => {
     expect(await withClient(dst.url, (c) => c.query("SELECT count(*)::int AS n FROM notes")).then((x) => x.rows[0].n)).toBe(250);
   });
 
+  it("backup-key prints a new generated key; an archive written with it opens with it alone", async () => {
+    let r = cli(["backup-key"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const key = r.stdout.trim();
+    expect(key).toMatch(/^nxdbk1-[A-Za-z0-9_-]{43}$/);
+    expect(cli(["backup-key"]).stdout.trim()).not.toBe(key);
+    const out = path.join(dir, "generated.nxdb");
+    r = cli(["backup", "--url", src.url, "--out", out, "--quiet"], { NEXUS_BACKUP_KEY: key });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    r = cli(["restore", out, "--verify-only"], { NEXUS_BACKUP_KEY: key });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/authentic and complete \(1 parts\)/);
+    r = cli(["restore", out, "--verify-only"], { NEXUS_BACKUP_KEY: KEY });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/sealed with a generated key .* the key given is a passphrase/);
+    r = cli(["backup", "--url", src.url, "--out", path.join(dir, "typo.nxdb"), "--quiet"], { NEXUS_BACKUP_KEY: key.slice(0, -2) });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/not a whole generated key/);
+    expect(existsSync(path.join(dir, "typo.nxdb"))).toBe(false);
+  });
+
   it("--out-dir with --keep-daily/--keep-weekly prunes the label's older archives and nothing else", () => {
     const out = path.join(dir, "kept");
     mkdirSync(out);

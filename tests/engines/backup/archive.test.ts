@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArchiveWriter, openArchive, readArchive } from "../../../engines/backup/container";
-import { ARCHIVE_HEADER_BYTES, ArchiveError, CHUNK_BYTES, newArchiveKey } from "../../../engines/backup/crypto";
+import { ARCHIVE_HEADER_BYTES, ArchiveError, CHUNK_BYTES, forgetDerivedKeys, generateArchiveKey, newArchiveKey } from "../../../engines/backup/crypto";
 
 const PASS = "archive test passphrase 0123456789";
 let dir: string;
@@ -146,6 +146,39 @@ describe("archive container and encryption", () => {
     expect(parts.small.toString()).toBe("a small part");
     expect(manifest.note).toBe("v1");
     await expect(readAll(v1, "another passphrase 0123456789")).rejects.toThrow(/wrong key/);
+  });
+
+  it("a generated key (nexus-db backup-key) seals without scrypt, and opens only with itself", async () => {
+    const k = generateArchiveKey();
+    expect(k).toMatch(/^nxdbk1-[A-Za-z0-9_-]{43}$/);
+    expect(generateArchiveKey()).not.toBe(k);
+    const f = path.join(dir, "generated.nxdb");
+    forgetDerivedKeys();
+    // A scrypt cost that fails at once if it is used (2^30 · 128 · r bytes): the generated key never goes through scrypt.
+    const sealed = await newArchiveKey(k, { scryptLog2N: 30 });
+    expect(sealed.header[8]).toBe(3);
+    expect([...sealed.header.subarray(9, 12)]).toEqual([0, 0, 0]);
+    const w = new ArchiveWriter(f, sealed);
+    await w.beginPart({ name: "big", kind: "test" });
+    await w.write(big);
+    await w.endPart();
+    await w.finish({ parts: w.parts, note: "generated" });
+    const { parts, manifest } = await readAll(f, k);
+    expect(parts.big.equals(big)).toBe(true);
+    expect(manifest.note).toBe("generated");
+    // Another generated key, a passphrase, a mistyped key, and the header's kdf byte turned into a passphrase archive's.
+    await expect(readAll(f, generateArchiveKey())).rejects.toThrow(/wrong key — this key does not open/);
+    await expect(readAll(f, PASS)).rejects.toThrow(/sealed with a generated key .* the key given is a passphrase/);
+    await expect(readAll(f, k.slice(0, -1))).rejects.toThrow(/not a whole generated key/);
+    await expect(newArchiveKey(`${k}x`)).rejects.toThrow(/not a whole generated key/);
+    const asScrypt = readFileSync(f);
+    asScrypt[8] = 2;
+    asScrypt[9] = 12;
+    asScrypt[10] = 8;
+    asScrypt[11] = 1;
+    await expect(readAll(variant("generated-as-scrypt", asScrypt), k)).rejects.toThrow(/wrong key/);
+    // A passphrase archive does not open with a generated key either.
+    await expect(readAll(file, k)).rejects.toThrow(/wrong key/);
   });
 
   it("a file that is not an archive is named as such", async () => {
