@@ -12,7 +12,6 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { createBackup, findPgTool, restoreBackup } from "../engines/backup";
@@ -20,7 +19,7 @@ import { forgetDerivedKeys, generateArchiveKey } from "../engines/backup/crypto"
 import { DATABASE_URL } from "../tests/helpers/env";
 import { freshDatabase, withClient, type FreshDatabase } from "../tests/helpers/pg";
 import { generateRows, platformSchema } from "../tests/engines/backup/data";
-import { report } from "./run";
+import { median, report, timeMs } from "./run";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const SIZES = (process.env.BENCH_BACKUP_USERS ?? "8000,40000").split(",").map(Number);
@@ -40,11 +39,6 @@ async function settle(): Promise<void> {
 // inside whichever call comes next.
 setFlagsFromString("--expose-gc");
 const collectGarbage = runInNewContext("gc") as () => void;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 function run(file: string, args: string[]): void {
   const r = spawnSync(file, args, { encoding: "utf8" });
@@ -84,12 +78,7 @@ async function main(): Promise<void> {
       const times = Object.fromEntries(
         ["dump", "pgRestore", ...variants.flatMap((v) => [`backup${v}`, `restore${v}`])].map((k) => [k, [] as number[]]),
       ) as Record<"dump" | "pgRestore" | `${"backup" | "restore"}${(typeof variants)[number]}`, number[]>;
-      const timed = async (fn: () => unknown) => {
-        collectGarbage();
-        const t = performance.now();
-        await fn();
-        return performance.now() - t;
-      };
+      const timed = (fn: () => Promise<unknown>) => (collectGarbage(), timeMs(fn));
       for (let round = 0; round <= ROUNDS; round++) {
         // Round 0 warms the page cache and every code path; it is not counted. The order rotates.
         // "cold": the archive key is derived from the passphrase first (scrypt), as in one CLI run;

@@ -39,7 +39,7 @@ const KEY_USAGE = `usage: nexus-db backup-key
 
 /** \`nexus-db backup-key\`: a new generated archive key on stdout. */
 export async function runBackupKey(args: string[]): Promise<number> {
-  const parsed = parseOptions("backup-key", args.filter((a) => a !== "--env"), {}, KEY_USAGE);
+  const parsed = parseOptions("backup-key", args, {}, KEY_USAGE);
   if ("exit" in parsed) return parsed.exit;
   console.log(generateArchiveKey());
   return 0;

@@ -7,11 +7,11 @@ import { loadEnvFiles } from "./tls";
 
 const STORES = ["pg", "mongo", "redis"] as const;
 
-/** Top-level commands over every store: the module that runs each, and its exported function. */
-const DAY2: Record<string, { file: string; fn: string }> = {
+/** Top-level commands over every store: the module that runs each, its exported function, and whether it takes stores (`--env` and the like). */
+const DAY2: Record<string, { file: string; fn: string; noTargets?: true }> = {
   backup: { file: "backup", fn: "runBackup" },
   restore: { file: "backup", fn: "runRestore" },
-  "backup-key": { file: "backup", fn: "runBackupKey" },
+  "backup-key": { file: "backup", fn: "runBackupKey", noTargets: true },
   doctor: { file: "doctor", fn: "runDoctor" },
   stats: { file: "stats", fn: "runStats" },
 };
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   if (day2) {
     // require, not import(): the CLI runs under tsx's require hook only (bin/nexus-db.cjs).
     const mod = require(path.join(__dirname, `${day2.file}.ts`)) as Record<string, (args: string[]) => Promise<number>>;
-    return mod[day2.fn](envFiles.length > 0 ? withEnvTargets(rest) : rest);
+    return mod[day2.fn](envFiles.length > 0 && !day2.noTargets ? withEnvTargets(rest) : rest);
   }
   if (!(STORES as readonly string[]).includes(store)) {
     console.error(`nexus-db: unknown store "${store}"\n${usage()}`);
