@@ -272,8 +272,9 @@ ensure_provider() { # name, version package, [upstream archive prefix]
   # Ours, but built with other tunings than today's (or before there were any): built again.
   [ -n "$buildable" ] && [ -x "$bin" ] && [ "$(cat "$bin.tuning" 2>/dev/null)" != "$(tuning_level "$name")" ] && stale=1
   if [ "$MODE" = prepare ]; then
-    # Nothing to fetch for a plugin built or installed already, or one that is not built here.
-    [ -n "$buildable" ] && { [ -n "$stale" ] || { [ ! -x "$bin" ] && [ ! -d "$PULUMI_HOME/plugins/resource-$name-v$version" ]; }; } || return 0
+    # Something to fetch only for a plugin built here that is stale, or neither built nor installed yet.
+    [ -n "$buildable" ] || return 0
+    [ -n "$stale" ] || { [ ! -x "$bin" ] && [ ! -d "$PULUMI_HOME/plugins/resource-$name-v$version" ]; } || return 0
     prepare_provider "$name" "$version" "${3:-}"
     return 0
   fi
