@@ -5,7 +5,8 @@
 // stack's own registration is answered — and loading the program proper (program.ts: the
 // components, the SDKs: over a second of synchronous `require` on a busy two-core machine) would
 // hold them back until it ends. So the program is a function, which Pulumi awaits: it lets each
-// request go, then loads program.ts, whose exports are the stack outputs.
+// request go, then loads program.ts and builds the layer of the config read here (read once): what
+// that returns is the stack outputs.
 import { LAYER_NAME } from "./config/names";
 import { prestartPlugins } from "./components/plugin-prestart";
 import { dynamicResourcesComeEarly, headStartsSent, prestartDynamicProviders } from "./providers/prestart";
@@ -32,5 +33,5 @@ export = async (): Promise<Record<string, unknown>> => {
     prestartDynamicProviders();
     await headStartsSent();
   }
-  return { ...(require("./program") as typeof import("./program")) };
+  return (require("./program") as typeof import("./program")).databaseLayerProgram(config);
 };

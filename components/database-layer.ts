@@ -131,7 +131,7 @@ export class DatabaseLayer extends pulumi.ComponentResource {
         // Its first check loads the Mongo engine into the provider process and plans against the
         // server (≈ 1 s), and the engine registers nothing else meanwhile: after the other stores'
         // containers, it overlaps their servers' start instead of holding the containers back.
-        dependsOn: [...(cfg.postgres.backend === "docker" ? this.postgres.serverReady : []), ...(cfg.redis.backend === "docker" ? this.redis.ready : [])],
+        dependsOn: [...(cfg.postgres.backend === "docker" ? this.postgres.serverReady : []), ...(cfg.redis.backend === "docker" ? this.redis.serverReady : [])],
       },
       { parent: this },
     );
@@ -207,7 +207,7 @@ export class DatabaseLayer extends pulumi.ComponentResource {
             })),
           keyspace: { cluster: this.redis.settings.cluster, keyPrefix: this.redis.settings.keyPrefix },
         },
-        { parent: this, dependsOn: [...this.postgres.ready, ...this.redis.ready] },
+        { parent: this, dependsOn: [...this.postgres.ready, ...this.redis.serverReady] },
       );
     }
 

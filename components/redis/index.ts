@@ -45,8 +45,8 @@ export class Redis extends pulumi.ComponentResource {
   readonly notApplied?: pulumi.Output<string[]>;
   /** The ElastiCache replication group (cloud backend). */
   readonly replicationGroup?: ReplicationGroup;
-  /** What the warmup waits for. */
-  readonly ready: pulumi.Resource[];
+  /** The server's own resources (the container, the settings applied, the replication group): what the warmup waits for. */
+  readonly serverReady: pulumi.Resource[];
   /** The ACL users' passwords (secrets), for the warmup's connection. */
   readonly passwords: RedisPasswords;
 
@@ -67,7 +67,7 @@ export class Redis extends pulumi.ComponentResource {
     this.redisConf = server.redisConf;
     this.notApplied = server.notApplied;
     this.replicationGroup = server.replicationGroup;
-    this.ready = server.ready;
+    this.serverReady = server.ready;
     this.passwords = args.passwords;
     this.endpoint = server.endpoint;
     this.urls = {

@@ -27,8 +27,11 @@ const mocks = installMocks({ stack: "local", config, secretKeys: Object.keys(SEC
 
 let program: Record<string, unknown>;
 beforeAll(async () => {
-  // program.ts: what index.ts (the head starts, run by the real-CLI tests) loads once they have left.
-  program = { ...(await import("../../program")) };
+  // program.ts: what index.ts (the head starts, run by the real-CLI tests) loads once they have left,
+  // given the config index.ts has read.
+  const { databaseLayerProgram } = await import("../../program");
+  const { readStackConfig } = await import("../../config/read");
+  program = databaseLayerProgram(readStackConfig());
   await mocks.settle();
 });
 
