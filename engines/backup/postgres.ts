@@ -382,7 +382,7 @@ export async function restorePostgres(part: PartReader, tool: PgTool, opts: Post
   await (await startPostgresRestore(part, tool, opts)).commit();
 }
 
-/** Bytes of table data per verifying connection: below this, a second connection costs more than it saves. */
+/** Bytes of table data (main forks) per verifying connection: below this, a second connection costs more than it saves. */
 const VERIFY_BYTES_PER_CONNECTION = 32 << 20;
 const VERIFY_MAX_CONNECTIONS = 4;
 
@@ -416,8 +416,9 @@ export async function verifyPostgresRestore(
   const extra: Client[] = [];
   try {
     const names = m.tables.map((t) => t.table);
+    // What a count scans: the main forks (not indexes or TOAST), of every partition of a partitioned table.
     const sized = await client.query<{ t: string; b: string }>(
-      "SELECT t, coalesce(pg_total_relation_size(to_regclass(t)), 0) AS b FROM unnest($1::text[]) AS t",
+      "SELECT t, coalesce((SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(to_regclass(t)) p), pg_relation_size(to_regclass(t)), 0) AS b FROM unnest($1::text[]) AS t",
       [names],
     );
     const items = sized.rows.map((r) => ({ table: r.t, bytes: Number(r.b) }));

@@ -75,6 +75,40 @@ describe("the PostgreSQL part", () => {
     expect(balanceBySize([t("a", 1), t("b", 2)], 0)).toEqual([[t("b", 2), t("a", 1)]]);
   });
 
+  it("sizes a partitioned table by its partitions when splitting the verification", async () => {
+    const target = await freshDatabase("bk_verify_part");
+    try {
+      await withClient(target.url, async (c) => {
+        await c.query("CREATE TABLE events (id int) PARTITION BY RANGE (id)");
+        await c.query("CREATE TABLE events_1 PARTITION OF events FOR VALUES FROM (0) TO (5000)");
+        await c.query("CREATE TABLE events_2 PARTITION OF events FOR VALUES FROM (5000) TO (10000)");
+        await c.query("INSERT INTO events SELECT generate_series(0, 9999)");
+        await c.query("CREATE TABLE small AS SELECT 1 AS id");
+      });
+      const m: PostgresManifest = {
+        database: "x",
+        server: "x",
+        serverVersionNum: 150000,
+        pgDump: { version: "15", major: 15 },
+        historyTable: "public.schema_migrations",
+        schemaVersion: null,
+        migrations: [],
+        databaseBytes: 0,
+        part: "postgres.dump",
+        tables: [
+          { table: "public.events", rows: 10000 },
+          { table: "public.small", rows: 1 },
+        ],
+      };
+      let groups: string[][] = [];
+      expect(await verifyPostgresRestore(target.url, m, undefined, { bytesPerConnection: 8192, onGroups: (g) => (groups = g) })).toEqual([]);
+      // The partitioned parent has no storage of its own: sized by its own fork, it would come last.
+      expect(groups).toEqual([["public.events"], ["public.small"]]);
+    } finally {
+      await target.drop();
+    }
+  });
+
   it("verifies a restored database on several connections at once, and names a table whose count differs", async () => {
     const target = await freshDatabase("bk_verify");
     try {
