@@ -36,6 +36,22 @@ async function dumpBytes(file: string): Promise<Buffer> {
   return Buffer.concat(bufs);
 }
 
+/** The manifest of a database the verification tests built by hand: only its tables matter. */
+function manifestOf(tables: PostgresManifest["tables"]): PostgresManifest {
+  return {
+    database: "x",
+    server: "x",
+    serverVersionNum: 150000,
+    pgDump: { version: "15", major: 15 },
+    historyTable: "public.schema_migrations",
+    schemaVersion: null,
+    migrations: [],
+    databaseBytes: 0,
+    part: "postgres.dump",
+    tables,
+  };
+}
+
 describe("the PostgreSQL part", () => {
   let db: FreshDatabase;
   let dir: string;
@@ -85,21 +101,10 @@ describe("the PostgreSQL part", () => {
         await c.query("INSERT INTO events SELECT generate_series(0, 9999)");
         await c.query("CREATE TABLE small AS SELECT 1 AS id");
       });
-      const m: PostgresManifest = {
-        database: "x",
-        server: "x",
-        serverVersionNum: 150000,
-        pgDump: { version: "15", major: 15 },
-        historyTable: "public.schema_migrations",
-        schemaVersion: null,
-        migrations: [],
-        databaseBytes: 0,
-        part: "postgres.dump",
-        tables: [
-          { table: "public.events", rows: 10000 },
-          { table: "public.small", rows: 1 },
-        ],
-      };
+      const m = manifestOf([
+        { table: "public.events", rows: 10000 },
+        { table: "public.small", rows: 1 },
+      ]);
       let groups: string[][] = [];
       expect(await verifyPostgresRestore(target.url, m, undefined, { bytesPerConnection: 8192, onGroups: (g) => (groups = g) })).toEqual([]);
       // The partitioned parent has no storage of its own: sized by its own fork, it would come last.
@@ -115,18 +120,7 @@ describe("the PostgreSQL part", () => {
       await withClient(target.url, async (c) => {
         for (const n of ["a", "b", "c", "d", "e"]) await c.query(`CREATE TABLE ${n} AS SELECT g AS id FROM generate_series(1, 100 * ${n.charCodeAt(0) - 96}) g`);
       });
-      const m: PostgresManifest = {
-        database: "x",
-        server: "x",
-        serverVersionNum: 150000,
-        pgDump: { version: "15", major: 15 },
-        historyTable: "public.schema_migrations",
-        schemaVersion: null,
-        migrations: [],
-        databaseBytes: 0,
-        part: "postgres.dump",
-        tables: ["a", "b", "c", "d", "e"].map((n) => ({ table: `public.${n}`, rows: 100 * (n.charCodeAt(0) - 96) })),
-      };
+      const m = manifestOf(["a", "b", "c", "d", "e"].map((n) => ({ table: `public.${n}`, rows: 100 * (n.charCodeAt(0) - 96) })));
       const connections = async () => withClient(target.url, async (c) => Number((await c.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'nexus-db restore verify%' AND datname = current_database()")).rows[0].n));
       // One byte per connection: as many connections as allowed (4), each counting its share.
       let groups: string[][] = [];
