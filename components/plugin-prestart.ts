@@ -6,11 +6,13 @@
 // waiting for the last). An invoke of a package makes the engine start its plugin at once; no
 // function of the invoked name exists, so the invoke fails, as expected, and is ignored.
 //
-// The Go plugins are asked for first (index.ts): they start in a fraction of a second and the
-// certificates, passwords and the docker network are the first resources the program registers —
-// on a docker stack the docker plugin alone, then the network, then the others (pluginsToStart);
-// the dynamic providers' process (providers/prestart.ts), slower to start and first needed later,
-// is asked for after them, or not at all.
+// The Go plugins are asked for first (index.ts), once the config has been read: a head start
+// registers the plugin's default provider, which a refused config must not leave in the state.
+// They start in a fraction of a second, and the certificates, passwords and the docker network are
+// the first resources the program registers — on a docker stack the docker plugin alone, then the
+// network, then the others (pluginsToStart); the dynamic providers' process
+// (providers/prestart.ts), slower to start and first needed later, is asked for after them, or not
+// at all.
 import { getConfig } from "@pulumi/pulumi/runtime/config";
 import { hasMonitor } from "@pulumi/pulumi/runtime/settings";
 import { generatesSecrets, usesDockerBackend, usesTlsCertificates, type RawConfig } from "../config/names";

@@ -156,6 +156,28 @@ describe("the nexus-db program with the policy pack", () => {
     expect(out.output).toContain("nexus-db:redis.external.tls: a protected stack needs TLS to Redis");
     expect(out.output).not.toContain("[mandatory]");
   }, PROGRAM_TIMEOUT);
+
+  it("an `up` of a refused config leaves nothing of the program in the state, not even the provider of a plugin's head start", async () => {
+    const dir = projectCopy("refused-up");
+    const cfg = localStackConfig(env);
+    // A docker store (whose plugin index.ts asks the engine for early) and a value the schema refuses.
+    const redis = { ...(cfg.plain["nexus-db:redis"] as object), backend: "docker", settings: { maxmemoryPolicy: "evict-whatever" } };
+    const out = await withStack(
+      async () => programStack(`refused-up-${uniqueSuffix()}`, dir, env),
+      async (s) => {
+        await setConfig(s, { ...cfg.plain, "nexus-db:redis": redis }, cfg.secrets);
+        const up = await s.up({ color: "never" }).then(
+          () => "",
+          (e: Error) => e.message,
+        );
+        return { up, resources: (await s.exportStack()).deployment.resources ?? [] };
+      },
+      dir,
+    );
+    expect(out.up).toContain('nexus-db:redis.settings.maxmemoryPolicy: Invalid option: expected one of "allkeys-lru"');
+    // Only the stack's own resource, which the engine registers before the program runs.
+    expect(out.resources.map((r: { type: string }) => r.type)).toEqual(["pulumi:pulumi:Stack"]);
+  }, PROGRAM_TIMEOUT);
 });
 
 describe("inline programs with the program's resource shapes", () => {
