@@ -418,7 +418,7 @@ export async function verifyPostgresRestore(
     const names = m.tables.map((t) => t.table);
     // What a count scans: the main forks (not indexes or TOAST), of every partition of a partitioned table.
     const sized = await client.query<{ t: string; b: string }>(
-      "SELECT t, coalesce((SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(to_regclass(t)) p), pg_relation_size(to_regclass(t)), 0) AS b FROM unnest($1::text[]) AS t",
+      "SELECT t, coalesce((SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(r) p), pg_relation_size(r), 0) AS b FROM unnest($1::text[]) AS t, to_regclass(t) AS r",
       [names],
     );
     const items = sized.rows.map((r) => ({ table: r.t, bytes: Number(r.b) }));
